@@ -1,0 +1,289 @@
+"""Incremental extraction from the national services (`national_portal`, sources.md §2).
+
+Each feed is read with `since` + paging. Records updated while we page move to the end of
+the order and can be skipped by offset paging, so the next `since` is the time this pass
+started less a safety margin — never the greatest `updated_at` seen — and versions are
+de-duplicated by key, keeping the greatest `updated_at` (as an instant), then the later in
+the feed. Retries back off and honour Retry-After; nothing is committed unless the whole
+pass succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import requests
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tthc.extract.timeparse import parse_bool, parse_date, parse_int, parse_text, parse_time
+from tthc.warehouse import schema as wh
+from tthc.warehouse.db import dialect_insert
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 500
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class NationalUnavailable(RuntimeError):
+    """A national feed could not be read completely; nothing of the pass was committed."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str  # stream name and endpoint path
+    path: str
+    params: dict
+    key: tuple[str, ...]  # item fields forming the record key
+    table: sa.Table
+    to_row: Callable[[dict], dict]  # item -> staged row (without feed_seq)
+
+
+def _decision(item: dict) -> dict:
+    return {
+        "decision_no": parse_text(item.get("decision_no")),
+        "ministry": parse_text(item.get("ministry")),
+        "signed_on": parse_date(item.get("signed_on")),
+        "effective_on": parse_date(item.get("effective_on")),
+        "posted_at": parse_time(item.get("posted_at")),
+        "updated_at": parse_time(item.get("updated_at")),
+        "_procedure_codes": item.get("procedure_codes") if isinstance(item.get("procedure_codes"), list) else [],
+    }
+
+
+def _publication(item: dict) -> dict:
+    return {
+        "provincial_decision_no": parse_text(item.get("provincial_decision_no")),
+        "procedure_code": parse_text(item.get("procedure_code")),
+        "published_at": parse_time(item.get("published_at")),
+        "complete": parse_bool(item.get("complete")),
+        "fee_declared": parse_bool(item.get("fee_declared")),
+        "updated_at": parse_time(item.get("updated_at")),
+    }
+
+
+def _synced(item: dict) -> dict:
+    return {
+        "ma_ho_so": parse_text(item.get("MaHoSo")),
+        "ma_tthc": parse_text(item.get("MaTTHC")),
+        "ma_don_vi": parse_text(item.get("MaDonVi")),
+        "trang_thai_ho_so": parse_int(item.get("TrangThaiHoSo")),
+        "ngay_tiep_nhan": parse_time(item.get("NgayTiepNhan")),
+        "ngay_hen_tra": parse_time(item.get("NgayHenTra")),
+        "ngay_co_ket_qua": parse_time(item.get("NgayCoKetQua")),
+        "dong_bo_luc": parse_time(item.get("DongBoLuc")),
+        "updated_at": parse_time(item.get("updated_at")),
+    }
+
+
+def _feedback(item: dict) -> dict:
+    return {
+        "feedback_id": parse_text(item.get("feedback_id")),
+        "unit_code": parse_text(item.get("unit_code")),
+        "received_at": parse_time(item.get("received_at")),
+        "forwarded_at": parse_time(item.get("forwarded_at")),
+        "answered_at": parse_time(item.get("answered_at")),
+        "published_at": parse_time(item.get("published_at")),
+        "rating": parse_text(item.get("rating")),
+        "repeat_of": parse_text(item.get("repeat_of")),
+        "dossier_code": parse_text(item.get("dossier_code")),
+        "updated_at": parse_time(item.get("updated_at")),
+    }
+
+
+def _rating(item: dict) -> dict:
+    return {
+        "ma_ho_so": parse_text(item.get("MaHoSo")),
+        "rated_at": parse_time(item.get("rated_at")),
+        "rating": parse_int(item.get("rating")),
+        "updated_at": parse_time(item.get("updated_at")),
+    }
+
+
+def feeds(province: str) -> list[Feed]:
+    p = {"province": province}
+    return [
+        Feed("ministry_decisions", "/api/v1/ministry-decisions", {}, ("decision_no",),
+             wh.stg_ministry_decisions, _decision),
+        Feed("national_publications", "/api/v1/national-publications", p,
+             ("provincial_decision_no", "procedure_code"), wh.stg_national_publications, _publication),
+        Feed("synced_dossiers", "/api/v1/synced-dossiers", p, ("ma_ho_so",), wh.stg_synced_dossiers, _synced),
+        Feed("feedback", "/api/v1/feedback", p, ("feedback_id",), wh.stg_feedback, _feedback),
+        Feed("dossier_ratings", "/api/v1/dossier-ratings", p, ("ma_ho_so", "rated_at"),
+             wh.stg_dossier_ratings, _rating),
+    ]
+
+
+@dataclass
+class NationalClient:
+    base_url: str
+    token: str
+    timeout: float = 30.0
+    max_retries: int = 5
+    backoff_seconds: float = 0.5
+    max_retry_after: float = 60.0
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def get_page(self, path: str, params: dict) -> dict:
+        url = self.base_url.rstrip("/") + path
+        headers = {"Authorization": f"Bearer {self.token}"}
+        for attempt in range(self.max_retries + 1):
+            try:
+                resp = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                problem = f"{exc.__class__.__name__}"
+            else:
+                if resp.status_code == 200:
+                    try:
+                        body = resp.json()
+                    except ValueError:
+                        problem = "an answer that is not JSON"
+                    else:
+                        if isinstance(body, dict) and isinstance(body.get("items"), list):
+                            return body
+                        problem = "an answer without an items list"
+                elif resp.status_code in (401, 403):
+                    raise NationalUnavailable(
+                        f"national_portal refused the token ({resp.status_code}) on {path}: "
+                        "check the password of connection 'national_portal'")
+                elif resp.status_code not in RETRY_STATUSES:
+                    raise NationalUnavailable(f"national_portal answered {resp.status_code} on {path}")
+                else:
+                    problem = f"HTTP {resp.status_code}"
+                    retry_after = resp.headers.get("Retry-After")
+                    if retry_after and retry_after.strip().isdigit() and attempt < self.max_retries:
+                        time.sleep(min(float(retry_after), self.max_retry_after))
+                        continue
+            if attempt < self.max_retries:
+                time.sleep(self.backoff_seconds * 2**attempt)
+        raise NationalUnavailable(
+            f"national_portal: {path} page {params.get('page')} failed after {self.max_retries + 1} "
+            f"attempts (last: {problem})")
+
+    def iter_items(self, path: str, params: dict, since: dt.datetime | None) -> Iterator[object]:
+        page = 1
+        while True:
+            query = {**params, "page": page, "page_size": PAGE_SIZE}
+            if since is not None:
+                query["since"] = since.isoformat() + "+07:00"
+            body = self.get_page(path, query)
+            items = body["items"]
+            yield from items
+            if not items or page * PAGE_SIZE >= int(body.get("total", 0)):
+                return
+            page += 1
+
+
+@dataclass(frozen=True)
+class FeedLoad:
+    stream: str
+    since: dt.datetime | None
+    items: int
+    staged: int
+    unreadable: list[dict]  # items without a usable key: quarantined, never staged
+
+
+def _newer(row: dict, current: dict | None) -> bool:
+    """Among versions: the greatest updated_at wins; an unreadable one never beats a readable one."""
+    if current is None:
+        return True
+    new, old = row["updated_at"], current["updated_at"]
+    if new is None:
+        return old is None
+    return old is None or new >= old  # ties: the later in the feed
+
+
+def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: str,
+              pass_started: dt.datetime, margin: dt.timedelta) -> FeedLoad:
+    stream = f"national.{feed.name}"
+    with warehouse.connect() as conn:
+        since = conn.execute(sa.select(wh.etl_watermarks.c.watermark)
+                             .where(wh.etl_watermarks.c.stream == stream)).scalar_one_or_none()
+    latest: dict[tuple, dict] = {}
+    unreadable: list[dict] = []
+    seq_base = int(pass_started.timestamp()) * 10_000_000
+    count = 0
+    for position, item in enumerate(client.iter_items(feed.path, feed.params, since)):
+        count += 1
+        if not isinstance(item, dict):
+            unreadable.append({"position": position, "problem": "item is not an object",
+                               "raw": json.dumps(item, ensure_ascii=False)[:200]})
+            continue
+        row = feed.to_row(item)
+        key = tuple(row.get(k) for k in feed.key)
+        if any(k is None for k in key):
+            unreadable.append({"position": position, "problem": f"key {'/'.join(feed.key)} null or empty",
+                               "raw": json.dumps(item, ensure_ascii=False)[:200]})
+            continue
+        row["feed_seq"] = seq_base + position
+        if _newer(row, latest.get(key)):
+            latest[key] = row
+    staged = _stage(warehouse, feed, list(latest.values()), stream, run_key, since, pass_started - margin,
+                    count, unreadable)
+    log.info("%s: %d items since %s, %d records staged, %d unreadable", stream, count, since, staged,
+             len(unreadable))
+    return FeedLoad(stream, since, count, staged, unreadable)
+
+
+def _stage(warehouse: Engine, feed: Feed, rows: list[dict], stream: str, run_key: str,
+           since: dt.datetime | None, next_since: dt.datetime, read: int, unreadable: list[dict]) -> int:
+    table = feed.table
+    keys = [c.name for c in table.primary_key.columns]
+    columns = [c.name for c in table.columns]
+    now = dt.datetime.now()
+    with warehouse.begin() as conn:
+        for i in range(0, len(rows), 5000):
+            chunk = [{c: r[c] for c in columns} for r in rows[i : i + 5000]]
+            stmt = dialect_insert(conn, table)
+            newer = sa.or_(
+                table.c.updated_at.is_(None),
+                sa.and_(stmt.excluded.updated_at.is_not(None), stmt.excluded.updated_at > table.c.updated_at),
+                sa.and_(stmt.excluded.updated_at == table.c.updated_at, stmt.excluded.feed_seq > table.c.feed_seq),
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={c.name: stmt.excluded[c.name] for c in table.columns
+                                           if c.name not in keys}, where=newer)
+            conn.execute(stmt, chunk)
+        if feed.name == "ministry_decisions":
+            _stage_decision_procedures(conn, rows)
+        load_id = f"{run_key}/{stream}"
+        conn.execute(sa.delete(wh.etl_loads).where(wh.etl_loads.c.load_id == load_id))
+        conn.execute(sa.insert(wh.etl_loads).values(
+            load_id=load_id, stream=stream, run_key=run_key, lower_bound=since, upper_bound=next_since,
+            rows_read=read, rows_staged=len(rows), rows_quarantined=len(unreadable), committed_at=now))
+        _quarantine_unreadable(conn, stream, run_key, unreadable, now)
+        mark = max(next_since, since) if since is not None else next_since
+        stmt = dialect_insert(conn, wh.etl_watermarks).values(stream=stream, watermark=mark, updated_at=now)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["stream"],
+                                                set_={"watermark": mark, "updated_at": now}))
+    return len(rows)
+
+
+def _stage_decision_procedures(conn, decisions: list[dict]) -> None:
+    """The decision's procedure list as pairs; re-derived whenever a decision version is staged."""
+    t, d = wh.stg_ministry_decision_procedures, wh.stg_ministry_decisions
+    for decision in decisions:
+        no = decision["decision_no"]
+        current = conn.execute(sa.select(d.c.feed_seq).where(d.c.decision_no == no)).scalar_one_or_none()
+        if current != decision["feed_seq"]:
+            continue  # an older version than the staged one: its list is not the record's
+        conn.execute(sa.delete(t).where(t.c.decision_no == no))
+        codes = sorted({c for c in decision["_procedure_codes"] if isinstance(c, str) and c.strip()})
+        if codes:
+            conn.execute(sa.insert(t), [{"decision_no": no, "procedure_code": c} for c in codes])
+
+
+def _quarantine_unreadable(conn, stream: str, run_key: str, unreadable: list[dict], now: dt.datetime) -> None:
+    """Items without a usable key are kept for the engineers, never staged or silently dropped."""
+    q = wh.quality_quarantine
+    for bad in unreadable:
+        stmt = dialect_insert(conn, q).values(
+            check_name="national_item_unreadable", table_name=stream, item_key=f"{run_key}#{bad['position']}",
+            severity="warning", detail=f"{bad['problem']}: {bad['raw']}", first_seen_at=now, last_seen_at=now)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["check_name", "table_name", "item_key"], set_={"last_seen_at": now}))

@@ -1,0 +1,126 @@
+"""Incremental extraction from the provincial replica (`tthc_source`, sources.md §1).
+
+Per table: read the rows whose watermark column (`updated_at`, or `recorded_at` for the
+append-only tables) lies in [watermark − overlap, upper bound) — plus rows whose watermark
+is NULL, so that none is silently skipped — land them in the raw table, upsert them into
+the staged table by primary key, log the load and advance the watermark, all in one
+warehouse transaction. Personal-data columns are never selected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tthc.extract.timeparse import parse_date, parse_time
+from tthc.warehouse import schema as wh
+from tthc.warehouse.db import dialect_insert, insert_rows
+
+log = logging.getLogger(__name__)
+
+WATERMARK_COLUMN = {
+    "units": "updated_at",
+    "procedures": "updated_at",
+    "dossiers": "updated_at",
+    "dossier_events": "recorded_at",
+    "apologies": "recorded_at",
+    "payments": "updated_at",
+    "procedure_announcements": "updated_at",
+}
+# Parents first: a night's events never arrive before the dossiers they belong to.
+TABLE_ORDER = list(WATERMARK_COLUMN)
+CHUNK_ROWS = 20_000
+
+
+class SourceUnavailable(RuntimeError):
+    """The replica cannot be read; nothing of this load was committed."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    stream: str
+    lower_bound: dt.datetime | None
+    upper_bound: dt.datetime
+    rows: int
+
+
+def _coerce(column: sa.Column, value):
+    """Replica values as the staged types: SQLite hands back text and 0/1."""
+    if value is None:
+        return None
+    kind = type(column.type)
+    if kind is sa.DateTime:
+        return parse_time(value) if not isinstance(value, dt.datetime) else value
+    if kind is sa.Date:
+        return parse_date(value)
+    if kind is sa.Boolean:
+        return bool(value) if value in (0, 1, True, False) else None
+    return value
+
+
+def _read_watermark(conn: Connection, stream: str) -> dt.datetime | None:
+    return conn.execute(
+        sa.select(wh.etl_watermarks.c.watermark).where(wh.etl_watermarks.c.stream == stream)
+    ).scalar_one_or_none()
+
+
+def _write_watermark(conn: Connection, stream: str, value: dt.datetime, now: dt.datetime) -> None:
+    stmt = dialect_insert(conn, wh.etl_watermarks).values(stream=stream, watermark=value, updated_at=now)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["stream"],
+                                            set_={"watermark": value, "updated_at": now}))
+
+
+def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
+                  upper_bound: dt.datetime, overlap: dt.timedelta) -> LoadResult:
+    staged, raw = wh.PROVINCIAL_STAGED[table], wh.RAW[table]
+    stream, wm_col = f"tthc_source.{table}", WATERMARK_COLUMN[table]
+    load_id = f"{run_key}/{stream}"
+    columns = [c.name for c in staged.columns]
+    src = sa.table(table, *[sa.column(c) for c in columns])
+    with warehouse.begin() as conn:
+        watermark = _read_watermark(conn, stream)
+        lower = watermark - overlap if watermark is not None else None
+        query = sa.select(*[src.c[c] for c in columns])
+        in_window = src.c[wm_col] < upper_bound
+        if lower is not None:
+            in_window = sa.and_(src.c[wm_col] >= lower, in_window)
+        query = query.where(sa.or_(in_window, src.c[wm_col].is_(None)))
+        conn.execute(sa.delete(raw))
+        rows = 0
+        try:
+            with source.connect() as sconn:
+                result = sconn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
+                for chunk in result.partitions(CHUNK_ROWS):
+                    batch = [
+                        {"load_id": load_id, **{c.name: _coerce(c, v) for c, v in zip(staged.columns, r)}}
+                        for r in chunk
+                    ]
+                    rows += insert_rows(conn, raw, batch)
+        except sa.exc.SQLAlchemyError as exc:
+            raise SourceUnavailable(f"tthc_source: cannot read table '{table}': {exc.__class__.__name__}: "
+                                    f"{str(exc).splitlines()[0]}") from exc
+        keys = [c.name for c in staged.primary_key.columns]
+        upsert = dialect_insert(conn, staged).from_select(
+            columns, sa.select(*[raw.c[c] for c in columns]).where(raw.c.load_id == load_id))
+        upsert = upsert.on_conflict_do_update(
+            index_elements=keys, set_={c: upsert.excluded[c] for c in columns if c not in keys})
+        conn.execute(upsert)
+        now = dt.datetime.now()
+        conn.execute(sa.delete(wh.etl_loads).where(wh.etl_loads.c.load_id == load_id))
+        conn.execute(sa.insert(wh.etl_loads).values(
+            load_id=load_id, stream=stream, run_key=run_key, lower_bound=lower, upper_bound=upper_bound,
+            rows_read=rows, rows_staged=rows, rows_quarantined=0, committed_at=now))
+        new_mark = max(upper_bound, watermark) if watermark is not None else upper_bound
+        _write_watermark(conn, stream, new_mark, now)
+    log.info("tthc_source.%s: %d rows in [%s, %s)", table, rows, lower, upper_bound)
+    return LoadResult(stream, lower, upper_bound, rows)
+
+
+def extract_all(source: Engine, warehouse: Engine, run_key: str, upper_bound: dt.datetime,
+                overlap: dt.timedelta) -> list[LoadResult]:
+    wh.create_all(warehouse)
+    return [extract_table(source, warehouse, t, run_key, upper_bound, overlap) for t in TABLE_ORDER]

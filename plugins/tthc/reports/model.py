@@ -1,0 +1,222 @@
+"""The data contract of the monthly documents (scorecards and ranked lists).
+
+The warehouse side fills these frozen dataclasses; the renderers only read them. Every
+number arrives already computed (indicators.md): the templates format, they never score.
+Sequences are stored as tuples so that a context is immutable and hashable once built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tthc.config import Province
+
+Number = int | float
+
+# Cấp đơn vị: the replica's tier codes (sources.md §1) and their titles in the documents.
+TIER_TITLES: dict[str, str] = {
+    "department": "Sở, ban, ngành",
+    "district": "UBND cấp huyện",
+    "commune": "UBND cấp xã",
+}
+
+# The six groups of the national index (Bộ chỉ số 766): number, title, maximum points.
+INDEX_GROUPS: tuple[tuple[int, str, float], ...] = (
+    (1, "Công khai, minh bạch", 18.0),
+    (2, "Tiến độ giải quyết", 20.0),
+    (3, "Dịch vụ công trực tuyến", 12.0),
+    (4, "Thanh toán trực tuyến", 10.0),
+    (5, "Số hóa hồ sơ", 22.0),
+    (6, "Mức độ hài lòng", 18.0),
+)
+
+
+def _freeze(obj: object, *names: str) -> None:
+    """Turn list arguments into tuples on a frozen dataclass (callers may pass lists)."""
+    for name in names:
+        object.__setattr__(obj, name, tuple(getattr(obj, name)))
+
+
+@dataclass(frozen=True)
+class ProvinceInfo:
+    """The issuing province as the header of a document shows it (config/province.yaml)."""
+
+    code: str  # H57
+    name: str  # the province's name in the period: "Thành phố Huế"
+    place: str  # địa danh on the date line: "Huế"
+    issuer: tuple[str, ...]  # cơ quan ban hành, top left: ("ỦY BAN NHÂN DÂN", "THÀNH PHỐ HUẾ")
+    document_symbol: str  # ký hiệu văn bản: "UBND-KSTT"
+    signer_title: tuple[str, ...] = ()
+    signer_name: str = ""
+
+    def __post_init__(self) -> None:
+        _freeze(self, "issuer", "signer_title")
+
+    @classmethod
+    def from_config(cls, province: Province, period: str) -> ProvinceInfo:
+        return cls(
+            code=province.code,
+            name=province.name_for(period),
+            place=province.place,
+            issuer=tuple(province.issuer),
+            document_symbol=province.document_symbol,
+            signer_title=tuple(province.signer_title),
+            signer_name=province.signer_name,
+        )
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    code: str
+    name: str
+    tier: str  # department | district | commune
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    """One of the six groups on a scorecard; points None = the group does not apply."""
+
+    number: int
+    name: str
+    points: float | None
+    max_points: float
+
+
+@dataclass(frozen=True)
+class IndicatorLine:
+    """One index indicator of a unit (chỉ tiêu): its counts, value and points."""
+
+    code: str
+    name: str
+    group: int
+    duty_label: str | None  # the letter's annex item it also measures, e.g. "2.1"
+    numerator: Number
+    denominator: Number
+    value: float | None  # None when the denominator is 0
+    points: float | None  # None when the indicator does not apply
+    max_points: float
+    is_estimate: bool = False  # the portal's exact formula is not public (group 3)
+
+
+@dataclass(frozen=True)
+class FailingItem:
+    """An item that failed a duty (outputs.md violations): never a person's data."""
+
+    item_type: str  # dossier | procedure | announcement_procedure | payment | feedback | …
+    item_id: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DutyLine:
+    """A duty of letter 11821/UBND-KSTT (nhiệm vụ) with its compliance and worst items."""
+
+    code: str
+    annex: str  # the annex item, e.g. "2.3"
+    description: str
+    numerator: Number
+    denominator: Number
+    value: float | None
+    top_failing: tuple[FailingItem, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self, "top_failing")
+
+    @property
+    def failing_count(self) -> Number:
+        return self.denominator - self.numerator
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    period: str  # YYYY-MM
+    total: float | None  # None: not scored that month (or the unit did not exist)
+
+
+@dataclass(frozen=True)
+class ScorecardContext:
+    """Phiếu đánh giá: everything one unit's monthly scorecard shows."""
+
+    period: str  # YYYY-MM
+    issued_on: dt.date
+    document_number: str  # "15/BC-UBND", or "" for a number the office fills in by hand
+    province: ProvinceInfo
+    unit: UnitInfo
+    total: float | None  # None: not scored (no dossiers handled)
+    band: str | None
+    rank: int | None
+    rank_count: int  # units ranked in the tier
+    previous_total: float | None
+    groups: tuple[GroupScore, ...]
+    indicators: tuple[IndicatorLine, ...]
+    duties: tuple[DutyLine, ...]
+    trend: tuple[TrendPoint, ...]  # oldest first, up to 12 months, ending with `period`
+    quality_note: str | None = None
+    quarantined_rows: int = 0
+    previous_rank: int | None = None
+    recipients: tuple[str, ...] = ()  # "Nơi nhận"; empty = the unit and the archive
+    band_thresholds: tuple[float, ...] = (80.0, 70.0, 50.0)  # config/bands.yaml minimums, for the chart
+
+    def __post_init__(self) -> None:
+        _freeze(self, "groups", "indicators", "duties", "trend", "recipients", "band_thresholds")
+
+
+@dataclass(frozen=True)
+class ProvinceSummary:
+    """H57, the province as a whole: scored by the same rules, never ranked."""
+
+    total: float | None
+    band: str | None
+    groups: tuple[float | None, ...]  # g1 … g6
+    units_by_band: tuple[tuple[str, int], ...]  # (band, number of units), best band first
+    units_not_scored: int = 0
+
+    def __post_init__(self) -> None:
+        _freeze(self, "groups", "units_by_band")
+        if len(self.groups) != 6:
+            raise ValueError(f"ProvinceSummary.groups needs 6 values (g1…g6), got {len(self.groups)}")
+
+
+@dataclass(frozen=True)
+class RankingRow:
+    rank: int | None
+    unit_code: str
+    unit_name: str
+    total: float | None
+    band: str | None
+    groups: tuple[float | None, ...]  # g1 … g6, None where the group does not apply
+    rank_change: int | None  # positive = moved up since last month; None = no previous rank
+
+    def __post_init__(self) -> None:
+        _freeze(self, "groups")
+        if len(self.groups) != 6:
+            raise ValueError(f"{self.unit_code}: groups needs 6 values (g1…g6), got {len(self.groups)}")
+
+
+@dataclass(frozen=True)
+class TierSection:
+    tier: str  # department | district | commune
+    title: str  # "Sở, ban, ngành"
+    rows: tuple[RankingRow, ...]  # in rank order, units not scored last
+
+    def __post_init__(self) -> None:
+        _freeze(self, "rows")
+
+
+@dataclass(frozen=True)
+class RankingContext:
+    """Bảng xếp hạng: the ranked lists of a month, one section per tier."""
+
+    period: str
+    issued_on: dt.date
+    province: ProvinceInfo
+    province_summary: ProvinceSummary
+    tiers: tuple[TierSection, ...]
+    document_number: str = ""
+    group_titles: tuple[tuple[int, str, float], ...] = field(default=INDEX_GROUPS)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "tiers", "group_titles")

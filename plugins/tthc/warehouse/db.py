@@ -1,0 +1,58 @@
+"""Engines and the few write patterns the warehouse uses, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+
+@functools.cache
+def engine_for_url(url: str) -> Engine:
+    """One engine per URL per process; SQLite waits on locks instead of failing at once."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 120})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def dialect_insert(conn: Connection, table: sa.Table):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict], batch: int = 5000) -> int:
+    """Insert or replace rows by the table's primary key."""
+    if not rows:
+        return 0
+    keys = [c.name for c in table.primary_key.columns]
+    for i in range(0, len(rows), batch):
+        stmt = dialect_insert(conn, table)
+        update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update) if update else \
+            stmt.on_conflict_do_nothing(index_elements=keys)
+        conn.execute(stmt, list(rows[i : i + batch]))
+    return len(rows)
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict], batch: int = 5000) -> int:
+    count, chunk = 0, []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= batch:
+            conn.execute(sa.insert(table), chunk)
+            count, chunk = count + len(chunk), []
+    if chunk:
+        conn.execute(sa.insert(table), chunk)
+        count += len(chunk)
+    return count

@@ -1,0 +1,292 @@
+"""The warehouse's staged tables: the sources' records, cleaned, one row per natural key.
+
+Staged provincial tables (`stg_*`) keep the replica's column names and types exactly,
+minus the personal-data columns (applicant name, ID number, phone), which never enter the
+warehouse. Staged national tables keep one row per record key — the version with the
+greatest `updated_at` — with every time normalised to naive local time
+(Asia/Ho_Chi_Minh) and unreadable times as NULL. Same DDL on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+
+def ts(name: str, **kw) -> Column:
+    return Column(name, DateTime(timezone=False), **kw)
+
+
+# --- provincial replica (sources.md §1), personal data removed ---------------------------
+stg_units = Table(
+    "stg_units", metadata,
+    Column("unit_code", Text, primary_key=True),
+    Column("name", Text),
+    Column("tier", Text),
+    Column("parent_code", Text),
+    Column("valid_from", Date),
+    Column("valid_to", Date),
+    ts("updated_at"),
+)
+
+stg_procedures = Table(
+    "stg_procedures", metadata,
+    Column("procedure_code", Text, primary_key=True),
+    Column("name", Text),
+    Column("field", Text),
+    Column("owner_unit_code", Text),
+    Column("authority_tier", Text),
+    Column("online_level", Text),
+    Column("has_fee", Boolean),
+    Column("is_certification", Boolean),
+    Column("has_eform", Boolean),
+    Column("reuse_eligible", Boolean),
+    Column("published_duration", Numeric),
+    Column("published_duration_unit", Text),
+    Column("configured_duration", Numeric),
+    Column("configured_duration_unit", Text),
+    ts("updated_at"),
+)
+
+stg_dossiers = Table(
+    "stg_dossiers", metadata,
+    Column("dossier_code", Text, primary_key=True),
+    Column("procedure_code", Text),
+    Column("unit_code", Text),
+    Column("channel", SmallInteger),
+    Column("origin", Text),
+    Column("status", SmallInteger),
+    ts("submitted_at"),
+    ts("received_at"),
+    ts("due_at"),
+    ts("completed_at"),
+    ts("returned_at"),
+    Column("result_format", Text),
+    Column("inputs_digitized", Boolean),
+    Column("result_digitized", Boolean),
+    Column("reused_documents", Integer),
+    Column("personal_store_linked", Boolean),
+    Column("citizen_data_used", Boolean),
+    ts("updated_at"),
+)
+
+stg_dossier_events = Table(
+    "stg_dossier_events", metadata,
+    Column("event_id", BigInteger, primary_key=True),
+    Column("dossier_code", Text),
+    Column("event_type", Text),
+    ts("occurred_at"),
+    Column("unit_code", Text),
+    ts("recorded_at"),
+)
+
+stg_apologies = Table(
+    "stg_apologies", metadata,
+    Column("apology_id", BigInteger, primary_key=True),
+    Column("dossier_code", Text),
+    ts("issued_at"),
+    ts("new_due_at"),
+    ts("recorded_at"),
+)
+
+stg_payments = Table(
+    "stg_payments", metadata,
+    Column("payment_id", Text, primary_key=True),
+    Column("dossier_code", Text),
+    Column("amount_vnd", BigInteger),
+    Column("method", Text),
+    Column("gateway", Text),
+    Column("status", Text),
+    ts("paid_at"),
+    ts("updated_at"),
+)
+
+stg_procedure_announcements = Table(
+    "stg_procedure_announcements", metadata,
+    Column("announcement_id", BigInteger, primary_key=True),
+    Column("ministry_decision_no", Text),
+    Column("owner_unit_code", Text),
+    Column("info_received_on", Date),
+    Column("submitted_on", Date),
+    Column("signed_on", Date),
+    Column("provincial_decision_no", Text),
+    ts("updated_at"),
+)
+
+# --- national services (sources.md §2), latest version per key, local naive times -------
+# `feed_seq` keeps the feed's order (position in the pass that brought the version), so that
+# "among equal updated_at, the later in the feed" can be decided.
+stg_ministry_decisions = Table(
+    "stg_ministry_decisions", metadata,
+    Column("decision_no", Text, primary_key=True),
+    Column("ministry", Text),
+    Column("signed_on", Date),
+    Column("effective_on", Date),
+    ts("posted_at"),
+    ts("updated_at"),
+    Column("feed_seq", BigInteger),
+)
+
+# One row per distinct code in a decision's `procedure_codes` list.
+stg_ministry_decision_procedures = Table(
+    "stg_ministry_decision_procedures", metadata,
+    Column("decision_no", Text, nullable=False),
+    Column("procedure_code", Text, nullable=False),
+    PrimaryKeyConstraint("decision_no", "procedure_code"),
+)
+
+stg_national_publications = Table(
+    "stg_national_publications", metadata,
+    Column("provincial_decision_no", Text, nullable=False),
+    Column("procedure_code", Text, nullable=False),
+    ts("published_at"),
+    Column("complete", Boolean),
+    Column("fee_declared", Boolean),
+    ts("updated_at"),
+    Column("feed_seq", BigInteger),
+    PrimaryKeyConstraint("provincial_decision_no", "procedure_code"),
+)
+
+# Column names are the feed's Vietnamese names in snake case: MaHoSo -> ma_ho_so, ...
+stg_synced_dossiers = Table(
+    "stg_synced_dossiers", metadata,
+    Column("ma_ho_so", Text, primary_key=True),
+    Column("ma_tthc", Text),
+    Column("ma_don_vi", Text),
+    Column("trang_thai_ho_so", Integer),
+    ts("ngay_tiep_nhan"),
+    ts("ngay_hen_tra"),
+    ts("ngay_co_ket_qua"),
+    ts("dong_bo_luc"),
+    ts("updated_at"),
+    Column("feed_seq", BigInteger),
+)
+
+stg_feedback = Table(
+    "stg_feedback", metadata,
+    Column("feedback_id", Text, primary_key=True),
+    Column("unit_code", Text),
+    ts("received_at"),
+    ts("forwarded_at"),
+    ts("answered_at"),
+    ts("published_at"),
+    Column("rating", Text),
+    Column("repeat_of", Text),
+    Column("dossier_code", Text),
+    ts("updated_at"),
+    Column("feed_seq", BigInteger),
+)
+
+# Key (MaHoSo, rated_at as an instant): rated_at is stored as local naive time.
+stg_dossier_ratings = Table(
+    "stg_dossier_ratings", metadata,
+    Column("ma_ho_so", Text, nullable=False),
+    ts("rated_at", nullable=False),
+    Column("rating", Integer),
+    ts("updated_at"),
+    Column("feed_seq", BigInteger),
+    PrimaryKeyConstraint("ma_ho_so", "rated_at"),
+)
+
+# --- quality gate output read by the indicators ------------------------------------------
+# Dossiers removed from every population (indicators.md "Data quality and populations"),
+# with the check that removed them. Their events, payments and apologies go with them.
+quality_excluded_dossiers = Table(
+    "quality_excluded_dossiers", metadata,
+    Column("dossier_code", Text, nullable=False),
+    Column("check_name", Text, nullable=False),
+    PrimaryKeyConstraint("dossier_code", "check_name"),
+)
+
+
+def create_all(engine) -> None:
+    metadata.create_all(engine)
+
+
+# --- extraction bookkeeping ----------------------------------------------------------------
+# A watermark advances only in the transaction that commits its load.
+etl_watermarks = Table(
+    "etl_watermarks", metadata,
+    Column("stream", Text, primary_key=True),  # e.g. "tthc_source.dossiers", "national.feedback"
+    ts("watermark"),
+    ts("updated_at"),
+)
+
+etl_loads = Table(
+    "etl_loads", metadata,
+    Column("load_id", Text, primary_key=True),  # <run key>/<stream>
+    Column("stream", Text, nullable=False),
+    Column("run_key", Text, nullable=False),
+    ts("lower_bound"),
+    ts("upper_bound"),
+    Column("rows_read", Integer),
+    Column("rows_staged", Integer),
+    Column("rows_quarantined", Integer),
+    ts("committed_at"),
+)
+
+# --- quality gate --------------------------------------------------------------------------
+# Rows a check caught; `period` is the run's period (a day 'YYYY-MM-DD' or a month 'YYYY-MM').
+quality_quarantine = Table(
+    "quality_quarantine", metadata,
+    Column("check_name", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("item_key", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("detail", Text),
+    ts("first_seen_at"),
+    ts("last_seen_at"),
+    PrimaryKeyConstraint("check_name", "table_name", "item_key"),
+)
+
+quality_runs = Table(
+    "quality_runs", metadata,
+    Column("run_key", Text, primary_key=True),  # "<dag>/<period>"
+    Column("period", Text, nullable=False),
+    Column("dag_id", Text, nullable=False),
+    ts("run_started_at"),
+    Column("status", Text, nullable=False),  # ok | warning | critical
+    Column("report_json", Text),
+)
+
+# One alert per (check, period): a rerun does not storm the engineers.
+alert_ledger = Table(
+    "alert_ledger", metadata,
+    Column("alert_key", Text, primary_key=True),
+    ts("sent_at"),
+    Column("channel", Text),
+)
+
+
+# --- raw landing tables ------------------------------------------------------------------
+# Each extraction lands its batch here (tagged with its load_id) and upserts it into the
+# staged table by natural key in the same transaction; the next load of the stream clears it.
+def _raw_copy(staged: Table) -> Table:
+    cols = [Column(c.name, c.type) for c in staged.columns]
+    return Table("raw_" + staged.name.removeprefix("stg_"), metadata, Column("load_id", Text), *cols)
+
+
+PROVINCIAL_STAGED = {
+    "units": stg_units,
+    "procedures": stg_procedures,
+    "dossiers": stg_dossiers,
+    "dossier_events": stg_dossier_events,
+    "apologies": stg_apologies,
+    "payments": stg_payments,
+    "procedure_announcements": stg_procedure_announcements,
+}
+RAW = {name: _raw_copy(table) for name, table in PROVINCIAL_STAGED.items()}
