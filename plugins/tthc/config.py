@@ -12,10 +12,10 @@ import datetime as dt
 import functools
 import re
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tthc.paths import config_dir
 
@@ -65,31 +65,19 @@ def _check_email(value: str) -> str:
 
 
 # --- recipients.yaml -------------------------------------------------------------------
+Email = Annotated[str, AfterValidator(_check_email)]
+
+
 class Recipients(Strict):
     """Who receives what. Unit addresses are optional and keyed by the source's unit codes."""
 
-    office_to: list[str] = Field(min_length=1, description="Văn phòng UBND: the scorecards' recipients")
-    office_cc: list[str] = []
-    sender: str
-    data_engineers: list[str] = Field(min_length=1, description="quality and failure alerts")
+    office_to: list[Email] = Field(min_length=1, description="Văn phòng UBND: the scorecards' recipients")
+    office_cc: list[Email] = []
+    sender: Email
+    data_engineers: list[Email] = Field(min_length=1, description="quality and failure alerts")
     alert_webhook_url: str | None = None
-    units: dict[str, str] = {}
+    units: dict[str, Email] = {}
     send_to_units: bool = False
-
-    @field_validator("office_to", "office_cc", "data_engineers")
-    @classmethod
-    def _emails(cls, values: list[str]) -> list[str]:
-        return [_check_email(v) for v in values]
-
-    @field_validator("sender")
-    @classmethod
-    def _sender(cls, value: str) -> str:
-        return _check_email(value)
-
-    @field_validator("units")
-    @classmethod
-    def _unit_emails(cls, values: dict[str, str]) -> dict[str, str]:
-        return {code: _check_email(addr) for code, addr in values.items()}
 
 
 # --- bands.yaml ------------------------------------------------------------------------

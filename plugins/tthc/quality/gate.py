@@ -83,3 +83,100 @@ def _gx_outcomes(warehouse_url: str, checks: tuple[Check, ...], run_start: dt.da
         for result in definition.run(result_format="BASIC").results:
             outcome[result.expectation_config.meta["check"]] = bool(result.success)
     return outcome
+
+
+def _failing_keys(conn, check: Check, run_start: dt.datetime) -> list[str]:
+    return [str(k) for k in conn.execute(sa.text(check.failing_keys_sql(run_start))).scalars()]
+
+
+def _row_count_outcome(conn, run_key: str, dag_id: str) -> CheckOutcome:
+    """Night over night: a stream that loaded far fewer or more rows than its previous load."""
+    limits = config.thresholds()
+    loads = wh.etl_loads
+    current = conn.execute(sa.select(loads.c.stream, loads.c.rows_read, loads.c.committed_at)
+                           .where(loads.c.run_key == run_key)).all()
+    anomalies = []
+    for stream, rows, committed in current:
+        previous = conn.execute(
+            sa.select(loads.c.rows_read).where(loads.c.stream == stream, loads.c.committed_at < committed,
+                                               loads.c.run_key.like(f"{dag_id}/%"))
+            .order_by(loads.c.committed_at.desc()).limit(1)).scalar_one_or_none()
+        if previous and previous >= 100 and not (
+                limits.row_count_drop_ratio * previous <= rows <= limits.row_count_jump_ratio * previous):
+            anomalies.append(f"{stream}: {rows} rows after {previous}")
+    return CheckOutcome("row_count_anomaly", "etl_loads", "warning",
+                        "rows loaded night over night outside the configured ratios",
+                        not anomalies, len(anomalies), anomalies[:SAMPLE_SIZE])
+
+
+def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
+             run_started_at: dt.datetime) -> GateResult:
+    """Validate the staged tables, quarantine failing rows, refresh the population exclusions."""
+    wh.create_all(warehouse)
+    checks = load_checks()
+    gx_success = _gx_outcomes(warehouse_url, checks, run_started_at)
+    run_key = f"{dag_id}/{period}"
+    outcomes: list[CheckOutcome] = []
+    now = dt.datetime.now()
+    with warehouse.begin() as conn:
+        excluded: set[str] = set()
+        exclusion_rows = []
+        for check in checks:
+            keys = _failing_keys(conn, check, run_started_at)
+            if gx_success[check.name] != (not keys):
+                raise RuntimeError(f"quality check {check.name}: Great Expectations and the quarantine query "
+                                   "disagree; the check's SQL is not deterministic")
+            outcomes.append(CheckOutcome(check.name, check.table, check.severity, check.description,
+                                         not keys, len(keys), sorted(keys)[:SAMPLE_SIZE]))
+            _quarantine(conn, check, keys, now)
+            if check.excludes_dossier:
+                exclusion_rows += [{"dossier_code": k, "check_name": check.name} for k in keys]
+                excluded.update(keys)
+        conn.execute(sa.delete(wh.quality_excluded_dossiers))
+        for i in range(0, len(exclusion_rows), 5000):
+            conn.execute(sa.insert(wh.quality_excluded_dossiers), exclusion_rows[i : i + 5000])
+        outcomes.append(_row_count_outcome(conn, f"{dag_id}/{period}", dag_id))
+        status = max((o.severity for o in outcomes if not o.success), key=SEVERITY_ORDER.get, default="ok")
+        result = GateResult(run_key, dag_id, period, run_started_at.isoformat(), status, outcomes, len(excluded))
+        conn.execute(sa.delete(wh.quality_runs).where(wh.quality_runs.c.run_key == run_key))
+        conn.execute(sa.insert(wh.quality_runs).values(
+            run_key=run_key, period=period, dag_id=dag_id, run_started_at=run_started_at, status=status,
+            report_json=result.to_json()))
+    log.info("quality gate %s: %s; %d checks failed; %d dossiers out of the populations", run_key, status,
+             len(result.failed), len(excluded))
+    return result
+
+
+def _quarantine(conn, check: Check, keys: list[str], now: dt.datetime) -> None:
+    q = wh.quality_quarantine
+    rows = [{"check_name": check.name, "table_name": check.table, "item_key": k, "severity": check.severity,
+             "detail": check.description, "first_seen_at": now, "last_seen_at": now} for k in keys]
+    for i in range(0, len(rows), 5000):
+        stmt = dialect_insert(conn, q)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["check_name", "table_name", "item_key"],
+                                                set_={"last_seen_at": stmt.excluded.last_seen_at}),
+                     rows[i : i + 5000])
+
+
+def quarantined_count(warehouse: Engine) -> int:
+    with warehouse.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(wh.quality_quarantine)).scalar_one()
+
+
+def month_status(warehouse: Engine, period: str) -> tuple[str, list[str]]:
+    """The worst status of the month's gate runs (the monthly run's own, and its nights' latest).
+
+    Returns the status and the names of the critical checks, so the publication gate can say why.
+    """
+    with warehouse.connect() as conn:
+        rows = conn.execute(sa.select(wh.quality_runs.c.status, wh.quality_runs.c.report_json)
+                            .where(sa.or_(wh.quality_runs.c.period == period,
+                                          wh.quality_runs.c.period.like(f"{period}-%")))).all()
+    status, critical = "ok", []
+    for run_status, report in rows:
+        if SEVERITY_ORDER[run_status] > SEVERITY_ORDER[status]:
+            status = run_status
+        if run_status == "critical":
+            critical += [o["name"] for o in json.loads(report)["outcomes"]
+                         if not o["success"] and o["severity"] == "critical"]
+    return status, sorted(set(critical))

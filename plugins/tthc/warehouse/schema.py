@@ -290,3 +290,18 @@ PROVINCIAL_STAGED = {
     "procedure_announcements": stg_procedure_announcements,
 }
 RAW = {name: _raw_copy(table) for name, table in PROVINCIAL_STAGED.items()}
+
+# Exactly-once delivery of the monthly documents: a row is written as 'sending' and
+# committed before the SMTP call, then marked 'sent'; a retry that finds 'sending' does not
+# guess — it alerts the engineers instead of risking a second copy.
+delivery_ledger = Table(
+    "delivery_ledger", metadata,
+    Column("period", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("status", Text, nullable=False),  # sending | sent | failed
+    ts("attempted_at"),
+    ts("sent_at"),
+    Column("detail", Text),
+    PrimaryKeyConstraint("period", "recipient", "content_hash"),
+)

@@ -1,0 +1,83 @@
+"""tthc_monthly_scorecards — at 00:00 Asia/Ho_Chi_Minh on the 1st, for the month that just ended.
+
+Refresh the extraction (a run reads the sources as they stand when it starts), run the
+quality gate, compute every indicator, write the month's folder (CSV, PDF, XLSX, manifest)
+atomically, then deliver it to the office exactly once — unless the month's quality gate
+has a critical failure, in which case the engineers are told why and nothing is sent.
+
+Params: `send` (default true; `tthc-scorecards run` passes false unless --send) and
+`resend` (default false; a backfill re-sends only when this is set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+from tthc import pipeline, runtime
+from tthc.notify import EngineerFailureNotifier
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+    "on_failure_callback": EngineerFailureNotifier(),
+}
+
+
+@dag(
+    dag_id="tthc_monthly_scorecards",
+    schedule=CronDataIntervalTimetable(runtime.MONTHLY_CRON, timezone=runtime.TIMEZONE),
+    start_date=dt.datetime(2025, 1, 1, tzinfo=ZoneInfo(runtime.TIMEZONE)),
+    catchup=True,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=EngineerFailureNotifier(),
+    params={
+        "send": Param(True, type="boolean", description="deliver to the office after writing the folder"),
+        "resend": Param(False, type="boolean", description="send again even if the ledger says sent"),
+    },
+    tags=["tthc", "monthly", "scorecards", "delivery"],
+    doc_md=__doc__,
+)
+def tthc_monthly_scorecards():
+    @task
+    def extract_source() -> dict:
+        ctx = get_current_context()
+        return pipeline.extract_source(runtime.run_key(ctx), runtime.run_started_at(ctx))
+
+    @task
+    def extract_national() -> dict:
+        ctx = get_current_context()
+        return pipeline.extract_national(runtime.run_key(ctx), runtime.run_started_at(ctx))
+
+    @task
+    def quality_gate() -> dict:
+        ctx = get_current_context()
+        return pipeline.quality_gate("tthc_monthly_scorecards", runtime.monthly_period(ctx),
+                                     runtime.run_started_at(ctx))
+
+    @task
+    def compute_indicators() -> dict:
+        ctx = get_current_context()
+        return pipeline.compute_indicators(runtime.monthly_period(ctx), runtime.run_started_at(ctx))
+
+    @task
+    def write_month_folder() -> dict:
+        ctx = get_current_context()
+        return pipeline.write_month_folder(runtime.monthly_period(ctx), runtime.run_started_at(ctx))
+
+    @task
+    def deliver() -> dict:
+        ctx = get_current_context()
+        return pipeline.deliver(runtime.monthly_period(ctx), send=ctx["params"]["send"],
+                                resend=ctx["params"]["resend"])
+
+    extracted = [extract_source(), extract_national()]
+    extracted >> quality_gate() >> compute_indicators() >> write_month_folder() >> deliver()
+
+
+tthc_monthly_scorecards()

@@ -1,0 +1,53 @@
+"""tthc_nightly — every night at 00:00 Asia/Ho_Chi_Minh, for the local day that just ended:
+extract the replica and the national feeds, then run the quality gate (alerts included)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
+from tthc import pipeline, runtime
+from tthc.notify import EngineerFailureNotifier
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+    "on_failure_callback": EngineerFailureNotifier(),
+}
+
+
+@dag(
+    dag_id="tthc_nightly",
+    schedule=CronDataIntervalTimetable(runtime.NIGHTLY_CRON, timezone=runtime.TIMEZONE),
+    start_date=dt.datetime(2025, 1, 1, tzinfo=ZoneInfo(runtime.TIMEZONE)),
+    catchup=True,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=EngineerFailureNotifier(),
+    tags=["tthc", "nightly", "extract", "quality"],
+    doc_md=__doc__,
+)
+def tthc_nightly():
+    @task
+    def extract_source() -> dict:
+        ctx = get_current_context()
+        return pipeline.extract_source(runtime.run_key(ctx), runtime.nightly_upper_bound(ctx))
+
+    @task
+    def extract_national() -> dict:
+        ctx = get_current_context()
+        return pipeline.extract_national(runtime.run_key(ctx), runtime.run_started_at(ctx))
+
+    @task
+    def quality_gate() -> dict:
+        ctx = get_current_context()
+        return pipeline.quality_gate("tthc_nightly", runtime.nightly_day(ctx), runtime.run_started_at(ctx))
+
+    [extract_source(), extract_national()] >> quality_gate()
+
+
+tthc_nightly()

@@ -1,0 +1,73 @@
+"""The steps the DAGs wire together. Each acts on its run's period and start, never on "now".
+
+Inputs are plain values (period codes, ISO times) so that they pass through XCom; outputs are
+small summaries. Connections are resolved here, not in the DAG files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from tthc import config, connections
+from tthc.extract import national, provincial
+from tthc.periods import Period
+from tthc.quality.gate import run_gate
+from tthc.warehouse.db import engine_for_url
+
+log = logging.getLogger(__name__)
+
+
+def warehouse_engine():
+    return engine_for_url(connections.database_url(connections.WAREHOUSE))
+
+
+def extract_source(run_key: str, upper_bound: dt.datetime) -> dict:
+    """Incremental load of the replica's tables, up to `upper_bound` (exclusive)."""
+    limits = config.thresholds()
+    source = engine_for_url(connections.database_url(connections.SOURCE))
+    loads = provincial.extract_all(source, warehouse_engine(), run_key, upper_bound,
+                                   dt.timedelta(minutes=limits.watermark_overlap_minutes))
+    return {load.stream: load.rows for load in loads}
+
+
+def extract_national(run_key: str, pass_started: dt.datetime) -> dict:
+    """One pass over every national feed; each feed commits only when it was read whole."""
+    limits = config.thresholds()
+    endpoint = connections.national_endpoint()
+    client = national.NationalClient(endpoint.base_url, endpoint.token, timeout=limits.http_timeout_seconds,
+                                     max_retries=limits.http_max_retries)
+    engine = warehouse_engine()
+    from tthc.warehouse.schema import create_all
+
+    create_all(engine)
+    margin = dt.timedelta(minutes=limits.national_safety_margin_minutes)
+    out = {}
+    for feed in national.feeds(config.province().code):
+        load = national.load_feed(client, engine, feed, run_key, pass_started, margin)
+        out[load.stream] = {"items": load.items, "staged": load.staged, "unreadable": len(load.unreadable)}
+    return out
+
+
+def quality_gate(dag_id: str, period: str, run_started_at: dt.datetime) -> dict:
+    """Validate, quarantine, exclude; alert the engineers of new failures. Returns the status."""
+    from tthc.alerts import alert_quality
+
+    engine = warehouse_engine()
+    result = run_gate(engine, connections.database_url(connections.WAREHOUSE), dag_id, period, run_started_at)
+    alerted: list[str] = []
+    if result.failed:
+        try:
+            alerted = alert_quality(engine, result, connections.smtp_endpoint())
+        except OSError as exc:
+            # The gate's outcome is stored either way; the alert is retried by the next run.
+            log.error("quality alert for %s could not be sent: %s", result.run_key, exc)
+    return {"status": result.status, "failed": [o.name for o in result.failed], "alerted": alerted,
+            "excluded_dossiers": result.excluded_dossiers}
+
+
+def compute_indicators(period: str, run_started_at: dt.datetime) -> dict:
+    from tthc.indicators.engine import compute_period
+
+    Period(period)  # validates the code before any work
+    return compute_period(warehouse_engine(), period, run_started_at)

@@ -1,0 +1,37 @@
+"""What a task needs from its Airflow run: the period it covers and when the run started."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tthc.periods import day_from_interval, period_from_interval, to_local_naive
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+NIGHTLY_CRON = "0 0 * * *"  # at 00:00 local, for the day that just ended
+MONTHLY_CRON = "0 0 1 * *"  # at 00:00 local on the 1st, for the month that just ended
+
+
+def run_started_at(context) -> dt.datetime:
+    """The run's start as naive local time: the cut-off of what the sources hold (indicators.md §0)."""
+    run = context["dag_run"]
+    start = run.start_date or run.queued_at or run.run_after
+    return to_local_naive(start).replace(microsecond=0)
+
+
+def monthly_period(context) -> str:
+    return period_from_interval(context["data_interval_start"], context["data_interval_end"]).code
+
+
+def nightly_day(context) -> str:
+    return day_from_interval(context["data_interval_start"], context["data_interval_end"]).isoformat()
+
+
+def nightly_upper_bound(context) -> dt.datetime:
+    return to_local_naive(context["data_interval_end"])
+
+
+def run_key(context) -> str:
+    """One key per DAG and period: a rerun of the same period overwrites, never duplicates."""
+    dag_id = context["dag"].dag_id
+    period = monthly_period(context) if dag_id.endswith("scorecards") else nightly_day(context)
+    return f"{dag_id}/{period}"

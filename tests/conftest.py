@@ -1,0 +1,60 @@
+"""Test-session wiring: an isolated Airflow home (SQLite metadata DB) and shared fixtures.
+
+The environment is set before anything imports Airflow, so every test sees the same
+isolated installation, never the developer's own ~/airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_HOME = Path(tempfile.mkdtemp(prefix="tthc-tests-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "GX_ANALYTICS_ENABLED": "False",
+})
+sys.path.insert(0, str(Path(__file__).parent))  # test helpers (national_server, builders)
+
+PG_DSN = "postgresql+psycopg2://postgres@127.0.0.1:5432/"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata database for real DAG runs (once per session)."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env=os.environ.copy())
+    return _HOME
+
+
+@pytest.fixture
+def pg_database():
+    """A fresh, uniquely named PostgreSQL database on 127.0.0.1:5432; dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"tthc_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_DSN + "postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_DSN + name
+    finally:
+        from tthc.warehouse.db import engine_for_url
+
+        engine_for_url(PG_DSN + name).dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
