@@ -15,7 +15,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
-
 from tthc import pipeline, runtime
 from tthc.notify import EngineerFailureNotifier
 
@@ -45,30 +44,34 @@ DEFAULT_ARGS = {
 )
 def tthc_monthly_scorecards():
     @task
-    def extract_source() -> dict:
-        ctx = get_current_context()
-        return pipeline.extract_source(runtime.run_key(ctx), runtime.run_started_at(ctx))
+    def record_cut_off() -> str:
+        return runtime.cut_off(get_current_context())
 
     @task
-    def extract_national() -> dict:
+    def extract_source(cut_off: str) -> dict:
         ctx = get_current_context()
-        return pipeline.extract_national(runtime.run_key(ctx), runtime.run_started_at(ctx))
+        return pipeline.extract_source(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
 
     @task
-    def quality_gate() -> dict:
+    def extract_national(cut_off: str) -> dict:
+        ctx = get_current_context()
+        return pipeline.extract_national(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
+
+    @task
+    def quality_gate(cut_off: str) -> dict:
         ctx = get_current_context()
         return pipeline.quality_gate("tthc_monthly_scorecards", runtime.monthly_period(ctx),
-                                     runtime.run_started_at(ctx))
+                                     runtime.parse_cut_off(cut_off))
 
     @task
-    def compute_indicators() -> dict:
+    def compute_indicators(cut_off: str) -> dict:
         ctx = get_current_context()
-        return pipeline.compute_indicators(runtime.monthly_period(ctx), runtime.run_started_at(ctx))
+        return pipeline.compute_indicators(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off))
 
     @task
-    def write_month_folder() -> dict:
+    def write_month_folder(cut_off: str) -> dict:
         ctx = get_current_context()
-        return pipeline.write_month_folder(runtime.monthly_period(ctx), runtime.run_started_at(ctx))
+        return pipeline.write_month_folder(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off))
 
     @task
     def deliver() -> dict:
@@ -76,8 +79,9 @@ def tthc_monthly_scorecards():
         return pipeline.deliver(runtime.monthly_period(ctx), send=ctx["params"]["send"],
                                 resend=ctx["params"]["resend"])
 
-    extracted = [extract_source(), extract_national()]
-    extracted >> quality_gate() >> compute_indicators() >> write_month_folder() >> deliver()
+    cut_off = record_cut_off()
+    extracted = [extract_source(cut_off), extract_national(cut_off)]
+    extracted >> quality_gate(cut_off) >> compute_indicators(cut_off) >> write_month_folder(cut_off) >> deliver()
 
 
 tthc_monthly_scorecards()

@@ -1,5 +1,7 @@
 """tthc_nightly — every night at 00:00 Asia/Ho_Chi_Minh, for the local day that just ended:
-extract the replica and the national feeds, then run the quality gate (alerts included)."""
+extract the replica and the national feeds incrementally (everything changed since the last
+committed watermark, as the sources stand when the run starts), then run the quality gate
+(quarantine, exclusions, de-duplicated alerts) and store its outcome under that day."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
-
 from tthc import pipeline, runtime
 from tthc.notify import EngineerFailureNotifier
 
@@ -33,21 +34,26 @@ DEFAULT_ARGS = {
 )
 def tthc_nightly():
     @task
-    def extract_source() -> dict:
-        ctx = get_current_context()
-        return pipeline.extract_source(runtime.run_key(ctx), runtime.nightly_upper_bound(ctx))
+    def record_cut_off() -> str:
+        return runtime.cut_off(get_current_context())
 
     @task
-    def extract_national() -> dict:
+    def extract_source(cut_off: str) -> dict:
         ctx = get_current_context()
-        return pipeline.extract_national(runtime.run_key(ctx), runtime.run_started_at(ctx))
+        return pipeline.extract_source(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
 
     @task
-    def quality_gate() -> dict:
+    def extract_national(cut_off: str) -> dict:
         ctx = get_current_context()
-        return pipeline.quality_gate("tthc_nightly", runtime.nightly_day(ctx), runtime.run_started_at(ctx))
+        return pipeline.extract_national(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
 
-    [extract_source(), extract_national()] >> quality_gate()
+    @task
+    def quality_gate(cut_off: str) -> dict:
+        ctx = get_current_context()
+        return pipeline.quality_gate("tthc_nightly", runtime.nightly_day(ctx), runtime.parse_cut_off(cut_off))
+
+    cut_off = record_cut_off()
+    [extract_source(cut_off), extract_national(cut_off)] >> quality_gate(cut_off)
 
 
 tthc_nightly()

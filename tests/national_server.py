@@ -15,19 +15,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
-
 from tthc.sim.national_mock import BackgroundServer, Faults, create_app
 
 
 @contextmanager
 def running_national_mock(db_url: str, token: str, faults: Faults | None = None) -> Iterator[str]:
     """Serve the store at `db_url` with uvicorn in a background thread; yields the base URL."""
-    server = BackgroundServer(create_app(db_url, token, faults))
+    app = create_app(db_url, token, faults)
+    server = BackgroundServer(app)
     base_url = server.start()
     try:
         yield base_url
     finally:
         server.stop()
+        # Release the store's connections, so a test can drop its PostgreSQL database at once.
+        app.state.store.engine.dispose()
 
 
 def set_faults(base_url: str, token: str, faults: Faults) -> dict:

@@ -3,7 +3,6 @@
 import shutil
 
 import pytest
-
 from tthc import config
 from tthc.config import Bands, ConfigError, Province, Recipients, Thresholds, load_model
 from tthc.paths import REPO_ROOT
@@ -55,7 +54,8 @@ def test_missing_field_and_unknown_field_are_named(tmp_path, monkeypatch):
 
 
 def test_bands_must_descend_to_zero(tmp_path, monkeypatch):
-    _broken(tmp_path, monkeypatch, "bands.yaml", "bands:\n  - {name: Tốt, min_total: 80}\n  - {name: Khá, min_total: 90}\n")
+    _broken(tmp_path, monkeypatch, "bands.yaml",
+            "bands:\n  - {name: Tốt, min_total: 80}\n  - {name: Khá, min_total: 90}\n")
     with pytest.raises(ConfigError, match="bands.yaml: field '\\(top level\\)': Value error, bands must be listed"):
         config.bands()
 

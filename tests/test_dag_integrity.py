@@ -4,7 +4,6 @@ import datetime as dt
 
 import pytest
 from airflow.sdk import CronDataIntervalTimetable
-
 from tthc.notify import EngineerFailureNotifier
 from tthc.periods import Period
 
@@ -45,7 +44,6 @@ def _interval_after(dag, when_local: dt.datetime):
 
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
-
     from tthc.runtime import TIMEZONE
 
     core = coerce_to_core_timetable(dag.timetable)

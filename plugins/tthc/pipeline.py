@@ -71,3 +71,20 @@ def compute_indicators(period: str, run_started_at: dt.datetime) -> dict:
 
     Period(period)  # validates the code before any work
     return compute_period(warehouse_engine(), period, run_started_at)
+
+
+def write_month_folder(period: str, run_started_at: dt.datetime) -> dict:
+    from tthc.monthly import write_month_folder as write
+
+    folder = write(warehouse_engine(), period, connections.output_dir(), run_started_at)
+    return {"folder": str(folder), "scorecards": len(list((folder / "scorecards").glob("*.pdf")))}
+
+
+def deliver(period: str, send: bool, resend: bool) -> dict:
+    from tthc.delivery import deliver_month
+
+    try:
+        smtp = connections.smtp_endpoint()
+    except Exception:  # noqa: BLE001 - no smtp_default: deliver_month refuses to send, says why
+        smtp = None
+    return deliver_month(warehouse_engine(), connections.output_dir() / period, period, smtp, send, resend)

@@ -11,11 +11,21 @@ NIGHTLY_CRON = "0 0 * * *"  # at 00:00 local, for the day that just ended
 MONTHLY_CRON = "0 0 1 * *"  # at 00:00 local on the 1st, for the month that just ended
 
 
-def run_started_at(context) -> dt.datetime:
-    """The run's start as naive local time: the cut-off of what the sources hold (indicators.md §0)."""
-    run = context["dag_run"]
-    start = run.start_date or run.queued_at or run.run_after
-    return to_local_naive(start).replace(microsecond=0)
+def cut_off(context) -> str:
+    """The run's start as naive local ISO time: the cut-off of what the sources hold (indicators.md §0).
+
+    Taken by the run's first task, when work begins, and handed to every later task through
+    XCom, so that all of a run's tasks — and a retry of one of them — use the same instant.
+    (`dag.test()` stamps the run's start_date with its logical date, so the task's own start is
+    the reliable reading.)
+    """
+    ti = context["ti"]
+    start = getattr(ti, "start_date", None) or dt.datetime.now(dt.UTC)
+    return to_local_naive(start).replace(microsecond=0).isoformat()
+
+
+def parse_cut_off(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
 
 
 def monthly_period(context) -> str:
@@ -24,10 +34,6 @@ def monthly_period(context) -> str:
 
 def nightly_day(context) -> str:
     return day_from_interval(context["data_interval_start"], context["data_interval_end"]).isoformat()
-
-
-def nightly_upper_bound(context) -> dt.datetime:
-    return to_local_naive(context["data_interval_end"])
 
 
 def run_key(context) -> str:

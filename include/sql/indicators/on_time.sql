@@ -3,6 +3,10 @@
 -- Success: fewer than 2 supplement requests, and
 --   finished before end  -> due_at is set and end_at <= due_at;
 --   still open at end    -> due_at is null or due_at >= end.
+-- Also returned, for the duties on this population: `origin` (2.5) and the national portal's
+-- verdict from the synced-dossiers feed (2.6): if NgayCoKetQua is set and < end, on time iff
+-- NgayHenTra is set and NgayCoKetQua <= NgayHenTra; otherwise on time iff NgayHenTra is null
+-- or >= end.
 SELECT
     d.unit_code,
     d.dossier_code AS item_id,
@@ -14,7 +18,15 @@ SELECT
     CASE WHEN d.supplement_requests >= 2 THEN 'second supplement request'
          WHEN d.end_at < :period_end AND d.due_at IS NULL THEN 'finished, no due date'
          WHEN d.end_at < :period_end THEN 'finished after the due date'
-         ELSE 'open at period end, past the due date' END AS detail
-FROM ind_v_received d
+         ELSE 'open at period end, past the due date' END AS detail,
+    d.origin,
+    CASE WHEN s.ma_ho_so IS NULL THEN 0 ELSE 1 END AS feed_held,
+    CASE WHEN (s.ngay_co_ket_qua < :period_end
+               AND s.ngay_hen_tra IS NOT NULL AND s.ngay_co_ket_qua <= s.ngay_hen_tra)
+           OR ((s.ngay_co_ket_qua IS NULL OR s.ngay_co_ket_qua >= :period_end)
+               AND (s.ngay_hen_tra IS NULL OR s.ngay_hen_tra >= :period_end))
+         THEN 1 ELSE 0 END AS feed_on_time
+FROM ind_v_received_progress d
+LEFT JOIN stg_synced_dossiers s ON s.ma_ho_so = d.dossier_code
 WHERE d.received_at < :period_end
   AND (d.end_at IS NULL OR d.end_at >= :period_start)

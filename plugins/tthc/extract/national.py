@@ -165,18 +165,24 @@ class NationalClient:
             f"national_portal: {path} page {params.get('page')} failed after {self.max_retries + 1} "
             f"attempts (last: {problem})")
 
-    def iter_items(self, path: str, params: dict, since: dt.datetime | None) -> Iterator[object]:
-        page = 1
-        while True:
-            query = {**params, "page": page, "page_size": PAGE_SIZE}
-            if since is not None:
-                query["since"] = since.isoformat() + "+07:00"
-            body = self.get_page(path, query)
-            items = body["items"]
-            yield from items
-            if not items or page * PAGE_SIZE >= int(body.get("total", 0)):
-                return
-            page += 1
+    def iter_items(self, path: str, params: dict, since: dt.datetime | None) -> Iterator[tuple[int, object]]:
+        """Every item matching `since`, with its position in the feed's order.
+
+        Pages are read from the last to the first. A record updated while we page moves to
+        the end of the order: read backwards, that only shifts records we have already read
+        into pages still to come (read twice, de-duplicated), whereas reading forwards would
+        shift an unread record into a page already read and lose it for good. The moved
+        record itself is new, so the next pass (since = this pass's start − margin) gets it.
+        """
+        base = {**params}
+        if since is not None:
+            base["since"] = since.isoformat() + "+07:00"
+        total = int(self.get_page(path, {**base, "page": 1, "page_size": 1}).get("total", 0))
+        pages = -(-total // PAGE_SIZE)
+        for page in range(pages, 0, -1):
+            body = self.get_page(path, {**base, "page": page, "page_size": PAGE_SIZE})
+            for index, item in enumerate(body["items"]):
+                yield (page - 1) * PAGE_SIZE + index, item
 
 
 @dataclass(frozen=True)
@@ -189,13 +195,14 @@ class FeedLoad:
 
 
 def _newer(row: dict, current: dict | None) -> bool:
-    """Among versions: the greatest updated_at wins; an unreadable one never beats a readable one."""
+    """Among versions: the greatest updated_at wins, then the later in the feed's order;
+    an unreadable updated_at never beats a readable one."""
     if current is None:
         return True
     new, old = row["updated_at"], current["updated_at"]
-    if new is None:
-        return old is None
-    return old is None or new >= old  # ties: the later in the feed
+    if new is None or old is None:
+        return old is None and (new is not None or row["feed_seq"] > current["feed_seq"])
+    return (new, row["feed_seq"]) > (old, current["feed_seq"])
 
 
 def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: str,
@@ -208,7 +215,7 @@ def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: st
     unreadable: list[dict] = []
     seq_base = int(pass_started.timestamp()) * 10_000_000
     count = 0
-    for position, item in enumerate(client.iter_items(feed.path, feed.params, since)):
+    for position, item in client.iter_items(feed.path, feed.params, since):
         count += 1
         if not isinstance(item, dict):
             unreadable.append({"position": position, "problem": "item is not an object",

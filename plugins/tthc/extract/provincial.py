@@ -96,7 +96,7 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
                 result = sconn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
                 for chunk in result.partitions(CHUNK_ROWS):
                     batch = [
-                        {"load_id": load_id, **{c.name: _coerce(c, v) for c, v in zip(staged.columns, r)}}
+                        {"load_id": load_id, **{c.name: _coerce(c, v) for c, v in zip(staged.columns, r, strict=True)}}
                         for r in chunk
                     ]
                     rows += insert_rows(conn, raw, batch)

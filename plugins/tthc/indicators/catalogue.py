@@ -24,7 +24,8 @@ PROVINCE_CODE = "H57"
 
 Tier = Literal["department", "district", "commune", "province"]
 ItemType = Literal[
-    "dossier", "procedure", "announcement_procedure", "announcement", "publication", "payment", "feedback", "unit"
+    "dossier", "procedure", "announcement_procedure", "announcement", "publication", "payment", "feedback",
+    "unit",
 ]
 
 
@@ -53,6 +54,7 @@ class Indicator(Strict):
     item_type: ItemType
     estimate: bool = False
     province_population: Literal["all_items", "own_rows"] = "all_items"
+    derived_from: str | None = Field(default=None, description="parent whose items it restricts or re-judges")
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
@@ -78,7 +80,8 @@ class Indicator(Strict):
 
     @property
     def sql_path(self) -> Path:
-        return INDICATOR_SQL_DIR / f"{self.code.lower()}.sql"
+        """Where the population and success test are written (a derived duty reads its parent's)."""
+        return INDICATOR_SQL_DIR / f"{(self.derived_from or self.code).lower()}.sql"
 
     def applies_to_tier(self, tier: str | None) -> bool:
         return tier in self.tiers
@@ -100,15 +103,20 @@ class Catalogue(Strict):
         repeated = sorted({c for c in codes if codes.count(c) > 1})
         if repeated:
             raise ValueError(f"indicator code listed more than once: {', '.join(repeated)}")
+        for ind in self.indicators:
+            if ind.derived_from is not None and ind.derived_from not in codes[: codes.index(ind.code)]:
+                raise ValueError(f"{ind.code}: derived_from must name an indicator listed before it")
         for g in self.groups:
             members = [i for i in self.indicators if i.group == g.group]
             if not members:
                 raise ValueError(f"group {g.group} has no indicator")
             if any(i.rule == "payment-part" for i in members):
                 if len({i.rule for i in members}) != 1 or len(members) != 3:
-                    raise ValueError(f"group {g.group}: the payment rule needs exactly three payment-part ratios")
+                    raise ValueError(f"group {g.group}: the payment rule needs exactly three "
+                                     "payment-part ratios")
             elif sum(i.max_fraction for i in members) != Fraction(str(g.max_points)):
-                raise ValueError(f"group {g.group}: its indicators' max_points do not add up to {g.max_points}")
+                raise ValueError(f"group {g.group}: its indicators' max_points do not add up to "
+                                 f"{g.max_points}")
         return self
 
     def get(self, code: str) -> Indicator:

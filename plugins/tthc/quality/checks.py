@@ -33,6 +33,12 @@ class Check(BaseModel):
         where = self.where.replace("{run_start}", literal)
         return f"SELECT {self.key} AS item_key FROM {self.table} WHERE {where}"
 
+    def gx_query(self, run_start: dt.datetime) -> str:
+        """The same rows as Great Expectations' UnexpectedRowsExpectation sees them: over its
+        {batch} (the whole table), selecting the keys the check's own query finds."""
+        inner = self.failing_keys_sql(run_start).replace(" AS item_key", "", 1)
+        return f"SELECT {self.key} FROM {{batch}} WHERE {self.key} IN ({inner})"
+
 
 class Catalogue(BaseModel):
     checks: list[Check]

@@ -10,7 +10,9 @@ check watches the loads. The outcome is stored per (DAG, period) in `quality_run
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -60,10 +62,10 @@ class GateResult:
 def _gx_outcomes(warehouse_url: str, checks: tuple[Check, ...], run_start: dt.datetime) -> dict[str, bool]:
     """Run the suite with Great Expectations; returns check name -> success."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)  # before import: its import is chatty
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_sql(name="warehouse", connection_string=warehouse_url)
@@ -74,15 +76,29 @@ def _gx_outcomes(warehouse_url: str, checks: tuple[Check, ...], run_start: dt.da
         suite = context.suites.add(gx.ExpectationSuite(name=f"{table}_suite"))
         for check in (c for c in checks if c.table == table):
             suite.add_expectation(gx.expectations.UnexpectedRowsExpectation(
-                # The whole table is the batch; checks name their table directly because some
-                # correlate subqueries with it, which GX's {batch} alias would break.
-                unexpected_rows_query=check.failing_keys_sql(run_start),
+                unexpected_rows_query=check.gx_query(run_start),
                 description=check.description, severity=check.severity, meta={"check": check.name}))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite))
-        for result in definition.run(result_format="BASIC").results:
-            outcome[result.expectation_config.meta["check"]] = bool(result.success)
+        # GX prints a {batch} reminder each time it re-validates a query it has substituted.
+        with contextlib.redirect_stdout(io.StringIO()):
+            results = definition.run(result_format="BASIC").results
+        for result in results:
+            name = result.expectation_config.meta["check"]
+            error = _gx_error(result.exception_info or {})
+            if error:
+                raise RuntimeError(f"quality check {name} could not run: {error}")
+            outcome[name] = bool(result.success)
     return outcome
+
+
+def _gx_error(info: dict) -> str | None:
+    """GX reports an expectation that could not run either flat or keyed by metric."""
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "unknown error").splitlines()[0]
+    return None
 
 
 def _failing_keys(conn, check: Check, run_start: dt.datetime) -> list[str]:

@@ -34,12 +34,12 @@ def _segments(values: Sequence[float | None]) -> list[list[int]]:
 
 def trend_svg(
     points: Sequence[TrendPoint],
-    width: float = 460,
-    height: float = 170,
+    width: float = 600,
+    height: float = 190,
     thresholds: Sequence[float] = (50, 70, 80),
 ) -> str:
     """An SVG line chart of totals (0–100) by month, with the band thresholds as dashed lines."""
-    left, right, top, bottom = 34.0, 10.0, 12.0, 26.0
+    left, right, top, bottom = 34.0, 10.0, 14.0, 28.0
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(points), 1)
     step = plot_w / n
@@ -52,7 +52,7 @@ def trend_svg(
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
-        f'viewBox="0 0 {width:g} {height:g}" font-family="{escape(FONT)}" font-size="9">',
+        f'viewBox="0 0 {width:g} {height:g}" font-family="{escape(FONT)}" font-size="11">',
         f'<rect x="{left:g}" y="{top:g}" width="{plot_w:g}" height="{plot_h:g}" fill="none" '
         'stroke="#000" stroke-width="0.6"/>',
     ]
@@ -72,15 +72,15 @@ def trend_svg(
             parts.append(f'<polyline points="{coords}" fill="none" stroke="#1f3f7a" stroke-width="1.4"/>')
     for i, point in enumerate(points):
         parts.append(
-            f'<text x="{x(i):.2f}" y="{height - bottom + 13:.2f}" text-anchor="middle" font-size="8">'
+            f'<text x="{x(i):.2f}" y="{height - bottom + 13:.2f}" text-anchor="middle" font-size="10.5">'
             f"{escape(format_month_short(point.period))}</text>"
         )
         if point.total is None:
             continue
         parts.append(f'<circle cx="{x(i):.2f}" cy="{y(point.total):.2f}" r="2.2" fill="#1f3f7a"/>')
-        label_y = y(point.total) - 5 if point.total < 92 else y(point.total) + 11
+        label_y = y(point.total) - 6 if point.total < 90 else y(point.total) + 14
         parts.append(
-            f'<text x="{x(i):.2f}" y="{label_y:.2f}" text-anchor="middle" font-size="7.5">'
+            f'<text x="{x(i):.2f}" y="{label_y:.2f}" text-anchor="middle" font-size="10">'
             f"{escape(format_number(point.total, 1))}</text>"
         )
     parts.append("</svg>")

@@ -27,6 +27,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import random
 import re
 import secrets
@@ -51,6 +52,7 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_PORT = 8765
+TOKEN_ENV = "TTHC_NATIONAL_TOKEN"
 ERROR_STATUSES = (500, 502, 503)
 # A bad item sent in place of a record that is not a JSON object at all.
 NOT_AN_OBJECT = "<<record unreadable>>"
@@ -75,31 +77,74 @@ ENDPOINTS: dict[str, Endpoint] = {
     e.path: e
     for e in (
         Endpoint(
-            "ministry-decisions", "national_ministry_decisions", ("decision_no",),
-            ("decision_no", "ministry", "signed_on", "effective_on", "posted_at", "procedure_codes",
-             "updated_at"),
-            provincial=False, json_lists=frozenset({"procedure_codes"}),
+            "ministry-decisions",
+            "national_ministry_decisions",
+            ("decision_no",),
+            (
+                "decision_no",
+                "ministry",
+                "signed_on",
+                "effective_on",
+                "posted_at",
+                "procedure_codes",
+                "updated_at",
+            ),
+            provincial=False,
+            json_lists=frozenset({"procedure_codes"}),
         ),
         Endpoint(
-            "national-publications", "national_publications", ("provincial_decision_no", "procedure_code"),
-            ("provincial_decision_no", "procedure_code", "published_at", "complete", "fee_declared",
-             "updated_at"),
+            "national-publications",
+            "national_publications",
+            ("provincial_decision_no", "procedure_code"),
+            (
+                "provincial_decision_no",
+                "procedure_code",
+                "published_at",
+                "complete",
+                "fee_declared",
+                "updated_at",
+            ),
             booleans=frozenset({"complete", "fee_declared"}),
         ),
         Endpoint(
-            "synced-dossiers", "national_synced_dossiers", ("MaHoSo",),
-            ("MaHoSo", "MaTTHC", "MaDonVi", "TrangThaiHoSo", "NgayTiepNhan", "NgayHenTra", "NgayCoKetQua",
-             "DongBoLuc", "updated_at"),
+            "synced-dossiers",
+            "national_synced_dossiers",
+            ("MaHoSo",),
+            (
+                "MaHoSo",
+                "MaTTHC",
+                "MaDonVi",
+                "TrangThaiHoSo",
+                "NgayTiepNhan",
+                "NgayHenTra",
+                "NgayCoKetQua",
+                "DongBoLuc",
+                "updated_at",
+            ),
         ),
         Endpoint(
-            "feedback", "national_feedback", ("feedback_id",),
-            ("feedback_id", "unit_code", "received_at", "forwarded_at", "answered_at", "published_at",
-             "rating", "repeat_of", "dossier_code", "updated_at"),
+            "feedback",
+            "national_feedback",
+            ("feedback_id",),
+            (
+                "feedback_id",
+                "unit_code",
+                "received_at",
+                "forwarded_at",
+                "answered_at",
+                "published_at",
+                "rating",
+                "repeat_of",
+                "dossier_code",
+                "updated_at",
+            ),
         ),
         # Key (MaHoSo, rated_at as an instant): ties within one sort_ts are broken on the stored
         # rated_at text, which is a stable order whatever offset the text carries.
         Endpoint(
-            "dossier-ratings", "national_dossier_ratings", ("MaHoSo", "rated_at"),
+            "dossier-ratings",
+            "national_dossier_ratings",
+            ("MaHoSo", "rated_at"),
             ("MaHoSo", "rating", "rated_at", "updated_at"),
             integers=frozenset({"rating"}),
         ),
@@ -139,6 +184,13 @@ def parse_since(raw: str) -> str:
 
 
 # --- faults --------------------------------------------------------------------------------
+def check_switch(page: int, endpoint: str | None) -> None:
+    if page < 1:
+        raise ValueError("pages count from 1")
+    if endpoint is not None and endpoint not in ENDPOINTS:
+        raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(sorted(ENDPOINTS))}")
+
+
 @dataclass(frozen=True)
 class MalformedItem:
     """Spoil one item of an otherwise good page (every time that page is served)."""
@@ -151,6 +203,11 @@ class MalformedItem:
     kind: Literal["not_object", "wrong_type", "missing_key"] = "not_object"
     index: int = 0
     endpoint: str | None = None  # None: every endpoint
+
+    def __post_init__(self) -> None:
+        check_switch(self.page, self.endpoint)
+        if self.index < 0:
+            raise ValueError("index cannot be negative")
 
 
 @dataclass(frozen=True)
@@ -170,6 +227,11 @@ class UpdateWhilePaging:
     count: int = 1
     mode: Literal["new_version", "in_place"] = "new_version"
     endpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        check_switch(self.after_page, self.endpoint)
+        if self.count < 1:
+            raise ValueError("count must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -320,22 +382,30 @@ class NationalStore:
 
     def bump(self, endpoint: Endpoint, row_ids: Sequence[int], mode: str, now: datetime) -> None:
         """Set updated_at/sort_ts of these records to `now`: a new version row, or the row itself."""
-        stamp = {"updated_at": now.astimezone(LOCAL_TZ).isoformat(timespec="microseconds"),
-                 "sort_ts": to_sort_ts(now)}
+        stamp = {
+            "updated_at": now.astimezone(LOCAL_TZ).isoformat(timespec="microseconds"),
+            "sort_ts": to_sort_ts(now),
+        }
         table = q(endpoint.table)
         columns = self.columns[endpoint.table]
         copied = [c["name"] for c in columns if c["name"] not in ("row_id", "updated_at", "sort_ts")]
         row_id_column = next(c for c in columns if c["name"] == "row_id")
         # SQLite numbers an INTEGER PRIMARY KEY itself, PostgreSQL a serial/identity column; a plain
         # INTEGER key without either is numbered here.
-        numbered_by_db = (self.engine.dialect.name == "sqlite" or row_id_column.get("default") is not None
-                          or row_id_column.get("identity") is not None)
+        numbered_by_db = (
+            self.engine.dialect.name == "sqlite"
+            or row_id_column.get("default") is not None
+            or row_id_column.get("identity") is not None
+        )
         names = ([] if numbered_by_db else ["row_id"]) + [*copied, "updated_at", "sort_ts"]
         values = ([] if numbered_by_db else [":new_id"]) + [*map(q, copied), ":updated_at", ":sort_ts"]
-        insert = text(f"INSERT INTO {table} ({', '.join(map(q, names))})"
-                      f' SELECT {", ".join(values)} FROM {table} WHERE "row_id" = :row_id')
-        update = text(f'UPDATE {table} SET "updated_at" = :updated_at, "sort_ts" = :sort_ts'
-                      ' WHERE "row_id" = :row_id')
+        insert = text(
+            f"INSERT INTO {table} ({', '.join(map(q, names))})"
+            f' SELECT {", ".join(values)} FROM {table} WHERE "row_id" = :row_id'
+        )
+        update = text(
+            f'UPDATE {table} SET "updated_at" = :updated_at, "sort_ts" = :sort_ts WHERE "row_id" = :row_id'
+        )
         next_id = text(f'SELECT COALESCE(MAX("row_id"), 0) + 1 FROM {table}')
         with self._write_lock, self.engine.begin() as conn:
             for row_id in row_ids:
@@ -400,8 +470,9 @@ def create_app(db_url: str, token: str, faults: Faults | None = None) -> FastAPI
                 spoil(items, endpoint, malformed)
             update = state.take_update(endpoint, page)
             if update is not None:
-                store.bump(endpoint, [row_id for row_id, _ in rows[: update.count]], update.mode,
-                           datetime.now(UTC))
+                store.bump(
+                    endpoint, [row_id for row_id, _ in rows[: update.count]], update.mode, datetime.now(UTC)
+                )
             return {"items": items, "page": page, "page_size": page_size, "total": total}
 
         handler.__name__ = "list_" + endpoint.path.replace("-", "_")
@@ -422,11 +493,13 @@ def create_app(db_url: str, token: str, faults: Faults | None = None) -> FastAPI
         except (ValidationError, ValueError) as error:
             return JSONResponse({"detail": str(error)}, status_code=422)
         state.set(new)
+        log.info("national mock faults set: %s", new)
         return dataclasses.asdict(new)
 
     @app.delete("/_admin/faults", dependencies=[Depends(authorized)])
     def clear_faults():
         state.set(Faults())
+        log.info("national mock faults cleared")
         return dataclasses.asdict(state.current())
 
     return app
@@ -482,25 +555,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", required=True, help="SQLAlchemy URL of the national store")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s)")
-    parser.add_argument("--token", required=True, help="bearer token clients must send")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"bearer token clients must send (default: ${TOKEN_ENV}, kept out of ps)",
+    )
     faults = parser.add_argument_group("faults (all off by default; change them live via /_admin/faults)")
     faults.add_argument("--token-rotated", action="store_true", help="answer every API request with 401")
-    faults.add_argument("--rate-limited-requests", type=int, default=0, metavar="K",
-                        help="answer the next K API requests with 429")
-    faults.add_argument("--retry-after", type=int, default=1, metavar="N",
-                        help="Retry-After seconds on a 429 (default: %(default)s)")
-    faults.add_argument("--error-rate", type=float, default=0.0, metavar="R",
-                        help="share of API requests answered 500/502/503")
+    faults.add_argument(
+        "--rate-limited-requests",
+        type=int,
+        default=0,
+        metavar="K",
+        help="answer the next K API requests with 429",
+    )
+    faults.add_argument(
+        "--retry-after",
+        type=int,
+        default=1,
+        metavar="N",
+        help="Retry-After seconds on a 429 (default: %(default)s)",
+    )
+    faults.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of API requests answered 500/502/503",
+    )
     faults.add_argument("--error-seed", type=int, default=0, help="seed of the error draw")
-    faults.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
-                        help="delay added to each API request")
+    faults.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to each API request"
+    )
     faults.add_argument("--malformed-page", type=int, metavar="P", help="spoil one item on page P")
-    faults.add_argument("--malformed-kind", choices=["not_object", "wrong_type", "missing_key"],
-                        default="not_object")
+    faults.add_argument(
+        "--malformed-kind", choices=["not_object", "wrong_type", "missing_key"], default="not_object"
+    )
     faults.add_argument("--malformed-index", type=int, default=0, help="which item of the page to spoil")
     faults.add_argument("--malformed-endpoint", choices=sorted(ENDPOINTS), help="only on this endpoint")
-    faults.add_argument("--update-after-page", type=int, metavar="P",
-                        help="after serving page P once, bump records of that page to now")
+    faults.add_argument(
+        "--update-after-page",
+        type=int,
+        metavar="P",
+        help="after serving page P once, bump records of that page to now",
+    )
     faults.add_argument("--update-count", type=int, default=1, help="how many records to bump")
     faults.add_argument("--update-mode", choices=["new_version", "in_place"], default="new_version")
     faults.add_argument("--update-endpoint", choices=sorted(ENDPOINTS), help="only on this endpoint")
@@ -510,12 +608,14 @@ def build_parser() -> argparse.ArgumentParser:
 def faults_from_args(args: argparse.Namespace) -> Faults:
     malformed = None
     if args.malformed_page is not None:
-        malformed = MalformedItem(args.malformed_page, args.malformed_kind, args.malformed_index,
-                                  args.malformed_endpoint)
+        malformed = MalformedItem(
+            args.malformed_page, args.malformed_kind, args.malformed_index, args.malformed_endpoint
+        )
     update = None
     if args.update_after_page is not None:
-        update = UpdateWhilePaging(args.update_after_page, args.update_count, args.update_mode,
-                                   args.update_endpoint)
+        update = UpdateWhilePaging(
+            args.update_after_page, args.update_count, args.update_mode, args.update_endpoint
+        )
     return Faults(
         token_rotated=args.token_rotated,
         rate_limited_requests=args.rate_limited_requests,
@@ -529,7 +629,10 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error(f"give --token or set {TOKEN_ENV}")
     app = create_app(args.db, args.token, faults_from_args(args))
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

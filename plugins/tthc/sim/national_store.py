@@ -20,45 +20,78 @@ def _row_id() -> Column:
 
 
 national_ministry_decisions = Table(
-    "national_ministry_decisions", national_metadata,
+    "national_ministry_decisions",
+    national_metadata,
     _row_id(),
-    Column("decision_no", Text), Column("ministry", Text), Column("signed_on", Text),
-    Column("effective_on", Text), Column("posted_at", Text),
+    Column("decision_no", Text),
+    Column("ministry", Text),
+    Column("signed_on", Text),
+    Column("effective_on", Text),
+    Column("posted_at", Text),
     Column("procedure_codes", Text),  # a JSON list of procedure codes
-    Column("updated_at", Text), Column("sort_ts", Text),
+    Column("updated_at", Text),
+    Column("sort_ts", Text),
 )
 
 national_publications = Table(
-    "national_publications", national_metadata,
+    "national_publications",
+    national_metadata,
     _row_id(),
-    Column("province", Text), Column("provincial_decision_no", Text), Column("procedure_code", Text),
-    Column("published_at", Text), Column("complete", Integer), Column("fee_declared", Integer),
-    Column("updated_at", Text), Column("sort_ts", Text),
+    Column("province", Text),
+    Column("provincial_decision_no", Text),
+    Column("procedure_code", Text),
+    Column("published_at", Text),
+    Column("complete", Integer),
+    Column("fee_declared", Integer),
+    Column("updated_at", Text),
+    Column("sort_ts", Text),
 )
 
 national_synced_dossiers = Table(
-    "national_synced_dossiers", national_metadata,
+    "national_synced_dossiers",
+    national_metadata,
     _row_id(),
-    Column("province", Text), Column("MaHoSo", Text), Column("MaTTHC", Text), Column("MaDonVi", Text),
-    Column("TrangThaiHoSo", Text), Column("NgayTiepNhan", Text), Column("NgayHenTra", Text),
-    Column("NgayCoKetQua", Text), Column("DongBoLuc", Text),
-    Column("updated_at", Text), Column("sort_ts", Text),
+    Column("province", Text),
+    Column("MaHoSo", Text),
+    Column("MaTTHC", Text),
+    Column("MaDonVi", Text),
+    Column("TrangThaiHoSo", Text),
+    Column("NgayTiepNhan", Text),
+    Column("NgayHenTra", Text),
+    Column("NgayCoKetQua", Text),
+    Column("DongBoLuc", Text),
+    Column("updated_at", Text),
+    Column("sort_ts", Text),
 )
 
 national_feedback = Table(
-    "national_feedback", national_metadata,
+    "national_feedback",
+    national_metadata,
     _row_id(),
-    Column("province", Text), Column("feedback_id", Text), Column("unit_code", Text),
-    Column("received_at", Text), Column("forwarded_at", Text), Column("answered_at", Text),
-    Column("published_at", Text), Column("rating", Text), Column("repeat_of", Text),
-    Column("dossier_code", Text), Column("updated_at", Text), Column("sort_ts", Text),
+    Column("province", Text),
+    Column("feedback_id", Text),
+    Column("unit_code", Text),
+    Column("received_at", Text),
+    Column("forwarded_at", Text),
+    Column("answered_at", Text),
+    Column("published_at", Text),
+    Column("rating", Text),
+    Column("repeat_of", Text),
+    Column("dossier_code", Text),
+    Column("updated_at", Text),
+    Column("sort_ts", Text),
 )
 
 national_dossier_ratings = Table(
-    "national_dossier_ratings", national_metadata,
+    "national_dossier_ratings",
+    national_metadata,
     _row_id(),
-    Column("province", Text), Column("MaHoSo", Text), Column("rating", Integer), Column("rated_at", Text),
-    Column("updated_at", Text), Column("sort_ts", Text),
+    Column("province", Text),
+    Column("MaHoSo", Text),
+    Column("rating", Integer),
+    Column("rated_at", Text),
+    Column("updated_at", Text),
+    Column("sort_ts", Text),
 )
 
 # The services page by (sort_ts, key) and filter `since` on sort_ts: index that order.

@@ -67,7 +67,7 @@ class WorkClock:
         return self.opens[k] + (ws - self.before[k])
 
     def add(self, t: np.ndarray, seconds: np.ndarray) -> np.ndarray:
-        """Instants `seconds` working seconds after t (t outside office hours counts from the next opening)."""
+        """Instants `seconds` working seconds after t (off-hours t counts from the next opening)."""
         return self.from_ws(self.to_ws(t) + seconds)
 
     def between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

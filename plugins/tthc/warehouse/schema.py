@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -92,6 +93,7 @@ stg_dossier_events = Table(
     ts("occurred_at"),
     Column("unit_code", Text),
     ts("recorded_at"),
+    Index("ix_stg_dossier_events_dossier", "dossier_code", "event_type", "occurred_at"),
 )
 
 stg_apologies = Table(
@@ -101,6 +103,7 @@ stg_apologies = Table(
     ts("issued_at"),
     ts("new_due_at"),
     ts("recorded_at"),
+    Index("ix_stg_apologies_dossier", "dossier_code"),
 )
 
 stg_payments = Table(
@@ -113,6 +116,7 @@ stg_payments = Table(
     Column("status", Text),
     ts("paid_at"),
     ts("updated_at"),
+    Index("ix_stg_payments_dossier", "dossier_code"),
 )
 
 stg_procedure_announcements = Table(

@@ -1,27 +1,6 @@
--- Received dossiers with their end of processing and their supplement requests.
---   end_at: completed_at; otherwise the earliest `withdrawn` event of a status-7 dossier,
---           the earliest `stopped` event of a status-8 dossier; otherwise none (NULL).
---   supplement_requests: `supplement_requested` events at or after received_at (a request
---           made while checking a dossier before accepting it is not a pause of processing).
---   first_answer_at: the earliest `received`, `rejected` or `supplement_requested` event.
+-- Received dossiers (hồ sơ đã tiếp nhận): the population of every indicator whose items are
+-- dossiers, or their events or payments — all but D2_2_ONLINE_RECEIPT_8WH.
 CREATE VIEW ind_v_received AS
-SELECT
-    d.*,
-    COALESCE(
-        d.completed_at,
-        CASE WHEN d.status = 7 THEN ev.first_withdrawn_at WHEN d.status = 8 THEN ev.first_stopped_at END
-    ) AS end_at,
-    COALESCE(ev.supplement_requests, 0) AS supplement_requests
+SELECT d.*
 FROM ind_v_dossiers d
-LEFT JOIN (
-    SELECT
-        e.dossier_code,
-        MIN(CASE WHEN e.event_type = 'withdrawn' THEN e.occurred_at END) AS first_withdrawn_at,
-        MIN(CASE WHEN e.event_type = 'stopped' THEN e.occurred_at END) AS first_stopped_at,
-        SUM(CASE WHEN e.event_type = 'supplement_requested' AND e.occurred_at >= r.received_at
-                 THEN 1 ELSE 0 END) AS supplement_requests
-    FROM ind_v_events e
-    JOIN stg_dossiers r ON r.dossier_code = e.dossier_code
-    GROUP BY e.dossier_code
-) ev ON ev.dossier_code = d.dossier_code
 WHERE d.is_received = 1

@@ -1,0 +1,139 @@
+"""Benchmark: every indicator of a province-month against one bare aggregate query.
+
+    .venv/bin/python bench/bench_indicators.py [--dossiers-per-year 1200000] [--period 2025-03]
+        [--workdir /tmp/bench_indicators] [--warehouse-url URL] [--repeat 3]
+
+Builds the month with the simulator (tthc.sim.generator) into a replica and a national store,
+stages them into a fresh warehouse (provincial: the real extraction; national: the store's
+records through the extraction's own item-to-row mappings, latest version per key), then
+times compute_period for the month against the floor — one
+`SELECT unit_code, count(*) FROM stg_dossiers WHERE received_at in M GROUP BY unit_code`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from tthc.extract.national import feeds
+from tthc.extract.provincial import extract_all
+from tthc.indicators.engine import compute_period
+from tthc.indicators.export import export_period
+from tthc.periods import Period
+from tthc.sim.generator import generate
+from tthc.sim.reference import PROVINCE
+from tthc.warehouse import schema as wh
+from tthc.warehouse.db import insert_rows
+
+FLOOR_SQL = sa.text(
+    "SELECT unit_code, count(*) FROM stg_dossiers "
+    "WHERE received_at >= :start AND received_at < :end GROUP BY unit_code"
+).bindparams(sa.bindparam("start", type_=sa.DateTime()), sa.bindparam("end", type_=sa.DateTime()))
+
+
+def stage_national(national: sa.Engine, warehouse: sa.Engine) -> dict[str, int]:
+    """The national store's records into the staged tables: latest version per key, feed order kept."""
+    counts = {}
+    with national.connect() as src, warehouse.begin() as dst:
+        for feed in feeds(PROVINCE):
+            store_table = feed.name if feed.name.startswith("national_") else f"national_{feed.name}"
+            rows = src.execute(sa.text(f"SELECT * FROM {store_table} ORDER BY sort_ts, row_id"))
+            latest: dict[tuple, dict] = {}
+            for seq, item in enumerate(rows.mappings()):
+                item = dict(item)
+                if isinstance(item.get("procedure_codes"), str):
+                    item["procedure_codes"] = json.loads(item["procedure_codes"])
+                row = feed.to_row(item)
+                key = tuple(row[k] for k in feed.key)
+                if any(k is None or k == "" for k in key):
+                    continue
+                old = latest.get(key)
+                newest = row["updated_at"] or dt.datetime.min
+                if old is None or newest >= (old["updated_at"] or dt.datetime.min):
+                    latest[key] = {**row, "feed_seq": seq}
+            codes = []
+            for row in latest.values():
+                codes.extend({"decision_no": row["decision_no"], "procedure_code": c}
+                             for c in dict.fromkeys(row.pop("_procedure_codes", []) or []))
+            dst.execute(sa.delete(feed.table))
+            counts[feed.name] = insert_rows(dst, feed.table, latest.values())
+            if codes:
+                dst.execute(sa.delete(wh.stg_ministry_decision_procedures))
+                insert_rows(dst, wh.stg_ministry_decision_procedures, codes)
+    return counts
+
+
+def build(workdir: Path, period: Period, per_year: int, warehouse_url: str) -> sa.Engine:
+    workdir.mkdir(parents=True, exist_ok=True)
+    replica, national = workdir / "replica.db", workdir / "national.db"
+    t = time.perf_counter()
+    summary = generate(f"sqlite:///{replica}", f"sqlite:///{national}", period.first_day, period.last_day,
+                       seed=7, dossiers_per_year=per_year)
+    print(f"generated {summary.rows.get('dossiers', 0):,} dossiers in {time.perf_counter() - t:.1f} s")
+    warehouse = sa.create_engine(warehouse_url)
+    wh.metadata.drop_all(warehouse)
+    wh.create_all(warehouse)
+    t = time.perf_counter()
+    extract_all(sa.create_engine(f"sqlite:///{replica}"), warehouse, "bench",
+                period.end + dt.timedelta(days=1),
+                dt.timedelta(0))
+    staged = stage_national(sa.create_engine(f"sqlite:///{national}"), warehouse)
+    print(f"staged in {time.perf_counter() - t:.1f} s: {staged}")
+    return warehouse
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--period", default="2025-03")
+    parser.add_argument("--dossiers-per-year", type=int, default=1_200_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_indicators"))
+    parser.add_argument("--warehouse-url", default=None, help="default: sqlite in the workdir")
+    parser.add_argument("--reuse", action="store_true", help="skip generation; use the warehouse as it is")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    period = Period(args.period)
+    url = args.warehouse_url or f"sqlite:///{args.workdir / 'warehouse.db'}"
+    if args.reuse:
+        warehouse = sa.create_engine(url)
+    else:
+        warehouse = build(args.workdir, period, args.dossiers_per_year, url)
+    with warehouse.connect() as conn:
+        in_month = conn.execute(FLOOR_SQL, {"start": period.start, "end": period.end}).all()
+    print(f"warehouse {warehouse.dialect.name}: {sum(n for _, n in in_month):,} dossiers received in "
+          f"{period.code} over {len(in_month)} units")
+
+    def floor():
+        with warehouse.connect() as conn:
+            return conn.execute(FLOOR_SQL, {"start": period.start, "end": period.end}).all()
+
+    floor_s, _ = timed(floor, args.repeat)
+    run_s, summary = timed(lambda: compute_period(warehouse, period.code, dt.datetime.now()), args.repeat)
+    export_s, paths = timed(lambda: export_period(warehouse, period.code, args.workdir / "out"), 1)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"floor (one GROUP BY count):       {floor_s * 1000:10.1f} ms")
+    print(f"compute_period (37 codes, scores): {run_s * 1000:10.1f} ms  = {run_s / floor_s:,.0f} x floor")
+    print(f"export_period ({len(paths)} files):        {export_s * 1000:10.1f} ms")
+    print(f"summary: {summary}")
+    print(f"peak RSS of this process: {peak_mb:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Delivering the month's documents to the office exactly once (and, optionally, to each unit).
+
+The delivery ledger (warehouse table `delivery_ledger`) makes sending exactly-once across
+retries, reruns and backfills: a message already 'sent' for (period, recipient) is never sent
+again unless `resend` is asked for explicitly; a 'sending' row left by a crash mid-send is not
+guessed at — the engineers are alerted instead. A month whose quality gate has a critical
+failure is not sent to the office at all: the engineers are told why. Outputs stay on disk
+whatever happens here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tthc import config
+from tthc.connections import SmtpEndpoint
+from tthc.mail import Attachment, build_message, send
+from tthc.monthly import read_manifest, write_manifest
+from tthc.quality.gate import month_status
+from tthc.reports.formatting import format_month
+from tthc.warehouse import schema as wh
+from tthc.warehouse.db import dialect_insert
+
+log = logging.getLogger(__name__)
+ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed member times: the same PDFs give the same zip bytes
+PDF = ("application", "pdf")
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@dataclass(frozen=True)
+class Message:
+    recipient_key: str  # ledger key: "office/1of2", "unit/000.00.10.H57"
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    body: str
+    attachments: tuple[Attachment, ...]
+
+    @property
+    def content_hash(self) -> str:
+        h = hashlib.sha256()
+        for a in self.attachments:
+            h.update(a.filename.encode())
+            h.update(hashlib.sha256(a.content).digest())
+        return h.hexdigest()
+
+
+def zip_parts(files: list[Path], max_bytes: int, stem: str) -> list[Attachment]:
+    """The scorecards zipped, in as many zips as needed to keep each under `max_bytes`."""
+    groups: list[list[Path]] = [[]]
+    size = 0
+    for f in sorted(files):
+        if groups[-1] and size + f.stat().st_size > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(f)
+        size += f.stat().st_size
+    parts = []
+    for i, group in enumerate(groups, 1):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in group:
+                z.writestr(zipfile.ZipInfo(f"scorecards/{f.name}", ZIP_TIME), f.read_bytes(),
+                           compress_type=zipfile.ZIP_DEFLATED)
+        name = f"{stem}.zip" if len(groups) == 1 else f"{stem}-phan-{i}.zip"
+        parts.append(Attachment(name, buf.getvalue(), "application", "zip"))
+    return parts
+
+
+def office_messages(folder: Path, period: str) -> list[Message]:
+    rec = config.recipients()
+    max_bytes = int(config.thresholds().mail_max_attachment_mb * 1024 * 1024)
+    month = format_month(period)
+    zips = zip_parts(sorted((folder / "scorecards").glob("*.pdf")), max_bytes, f"phieu-danh-gia-{period}")
+    ranking = (Attachment("ranking.pdf", (folder / "ranking.pdf").read_bytes(), *PDF),
+               Attachment("ranking.xlsx", (folder / "ranking.xlsx").read_bytes(), *XLSX))
+    # The first message carries the ranked lists with the first zip; each further zip goes alone.
+    attachment_sets = [ranking + (zips[0],)] + [(z,) for z in zips[1:]]
+    total = len(attachment_sets)
+    messages = []
+    for i, attachments in enumerate(attachment_sets, 1):
+        part = "" if total == 1 else f" (phần {i}/{total})"
+        body = (f"Kính gửi Văn phòng UBND,\n\nHệ thống gửi kết quả Chỉ số phục vụ người dân, doanh nghiệp "
+                f"{month}{part}:\n" + "".join(f"- {a.filename}\n" for a in attachments) +
+                "\nBảng xếp hạng theo từng cấp (ranking.pdf, ranking.xlsx) và phiếu đánh giá của từng cơ quan, "
+                "đơn vị (tệp nén).\n\nThư được gửi tự động; vui lòng không trả lời thư này.\n")
+        messages.append(Message(f"office/{i}of{total}", tuple(rec.office_to), tuple(rec.office_cc),
+                                f"Kết quả Chỉ số phục vụ người dân, doanh nghiệp {month}{part}", body,
+                                attachments))
+    if rec.send_to_units:
+        for code, address in sorted(rec.units.items()):
+            pdf = folder / "scorecards" / f"{code}.pdf"
+            if pdf.exists():
+                messages.append(Message(
+                    f"unit/{code}", (address,), (), f"Phiếu đánh giá Chỉ số phục vụ người dân, doanh nghiệp {month}",
+                    f"Kính gửi Thủ trưởng cơ quan, đơn vị,\n\nĐính kèm phiếu đánh giá {month} của đơn vị.\n",
+                    (Attachment(pdf.name, pdf.read_bytes(), *PDF),)))
+    return messages
+
+
+def _ledger_state(conn, period: str, key: str) -> str | None:
+    rows = conn.execute(sa.select(wh.delivery_ledger.c.status).where(
+        wh.delivery_ledger.c.period == period, wh.delivery_ledger.c.recipient == key)).scalars().all()
+    for state in ("sent", "sending"):
+        if state in rows:
+            return state
+    return rows[0] if rows else None
+
+
+def _mark(engine: Engine, period: str, msg: Message, status: str, detail: str = "") -> None:
+    now = dt.datetime.now()
+    values = {"period": period, "recipient": msg.recipient_key, "content_hash": msg.content_hash,
+              "status": status, "attempted_at": now, "sent_at": now if status == "sent" else None,
+              "detail": detail[:500]}
+    with engine.begin() as conn:
+        stmt = dialect_insert(conn, wh.delivery_ledger).values(**values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["period", "recipient", "content_hash"],
+                                                set_={k: values[k] for k in ("status", "attempted_at", "sent_at",
+                                                                             "detail")}))
+
+
+def _alert_engineers(engine: Engine, smtp: SmtpEndpoint | None, key: str, subject: str, text: str) -> bool:
+    """One alert per key, ever (alert_ledger)."""
+    with engine.connect() as conn:
+        if conn.execute(sa.select(wh.alert_ledger.c.alert_key).where(wh.alert_ledger.c.alert_key == key)).first():
+            return False
+    if smtp is None:
+        return False
+    rec = config.recipients()
+    send(smtp, build_message(rec.sender, rec.data_engineers, subject, text))
+    with engine.begin() as conn:
+        conn.execute(sa.insert(wh.alert_ledger).values(alert_key=key, sent_at=dt.datetime.now(), channel="email"))
+    return True
+
+
+def deliver_month(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | None, send_mail: bool,
+                  resend: bool = False) -> dict:
+    manifest = read_manifest(folder)
+    status, critical = month_status(engine, period)
+    if status == "critical":
+        reason = f"quality gate critical: {', '.join(critical) or 'see quality.json'}"
+        _alert_engineers(engine, smtp, f"publication_blocked/{period}",
+                         f"[tthc-scorecards] {period} NOT sent to the office: {reason}",
+                         f"The month {period} was written to {folder} but not sent to the office, because "
+                         f"its quality gate failed critically ({reason}).\nFix the source, rerun the month; "
+                         "see docs/runbook.md.")
+        outcome = {"status": "blocked", "reason": reason}
+    elif not send_mail:
+        outcome = {"status": "not_requested"}
+    else:
+        outcome = _send_all(engine, folder, period, smtp, resend)
+    write_manifest(folder, period, dt.datetime.fromisoformat(manifest["built_at"]), manifest["source_watermarks"],
+                   outcome)
+    return outcome
+
+
+def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | None, resend: bool) -> dict:
+    if smtp is None:
+        raise RuntimeError("sending was asked for but no smtp_default connection is configured")
+    sent, skipped, uncertain = [], [], []
+    for msg in office_messages(folder, period):
+        with engine.connect() as conn:
+            state = _ledger_state(conn, period, msg.recipient_key)
+        if state == "sent" and not resend:
+            skipped.append(msg.recipient_key)
+            continue
+        if state == "sending" and not resend:
+            uncertain.append(msg.recipient_key)
+            continue
+        _mark(engine, period, msg, "sending")
+        try:
+            send(smtp, build_message(config.recipients().sender, list(msg.to), msg.subject, msg.body,
+                                     attachments=msg.attachments, cc=list(msg.cc)))
+        except OSError as exc:
+            _mark(engine, period, msg, "failed", f"{exc.__class__.__name__}: {exc}")
+            raise
+        _mark(engine, period, msg, "sent")
+        sent.append(msg.recipient_key)
+    if uncertain:
+        _alert_engineers(engine, smtp, f"delivery_uncertain/{period}/{'+'.join(uncertain)}",
+                         f"[tthc-scorecards] {period}: delivery state unknown for {', '.join(uncertain)}",
+                         "A previous attempt stopped between 'sending' and 'sent'. Check the mail server's log; "
+                         "rerun with resend=true only if the office did not receive it.")
+    log.info("delivery %s: sent %s, already sent %s, uncertain %s", period, sent, skipped, uncertain)
+    return {"status": "sent" if not uncertain else "uncertain", "sent": sent, "already_sent": skipped,
+            "uncertain": uncertain}

@@ -1,0 +1,164 @@
+"""The indicator engine's warehouse tables (SQLAlchemy Core), views and working-day table.
+
+Result tables are keyed by (period, unit, indicator): a rerun of a period replaces that
+period's rows in one transaction and keeps other periods' history for trends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from tthc.calendar import WorkingCalendar, calendar_rows
+from tthc.indicators.catalogue import INDICATOR_SQL_DIR
+from tthc.warehouse import schema as staged
+from tthc.warehouse.db import upsert_rows
+
+metadata = MetaData()
+
+# One row per (period, active unit or H57, indicator that can apply to the unit's tier).
+ind_results = Table(
+    "ind_results", metadata,
+    Column("period", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
+    Column("indicator_code", Text, nullable=False),
+    Column("numerator", BigInteger, nullable=False),
+    Column("denominator", BigInteger, nullable=False),
+    Column("value", Float),    # numerator / denominator; NULL when the denominator is 0
+    Column("points", Float),   # index indicators that apply (group 4: see ind_unit_scores.g4)
+    PrimaryKeyConstraint("period", "unit_code", "indicator_code"),
+)
+
+# One row per (period, active unit), then H57. g1..g6 NULL where the group does not apply;
+# total, band and rank NULL when the unit is not scored (no ON_TIME dossier); rank NULL for H57.
+ind_unit_scores = Table(
+    "ind_unit_scores", metadata,
+    Column("period", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
+    Column("unit_name", Text),
+    Column("tier", Text),
+    *(Column(f"g{g}", Float) for g in range(1, 7)),
+    Column("total", Float),
+    Column("band", Text),
+    Column("rank", Integer),
+    Column("scored", Boolean, nullable=False),
+    Column("points_earned", Float, nullable=False),      # Σ points over applicable indicators
+    Column("points_applicable", Float, nullable=False),  # Σ max points over the same
+    Column("computed_at", DateTime(timezone=False), nullable=False),
+    PrimaryKeyConstraint("period", "unit_code"),
+)
+
+# Every failed item of an active unit, once per indicator or duty code (outputs.md).
+ind_violations = Table(
+    "ind_violations", metadata,
+    Column("period", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
+    Column("indicator_code", Text, nullable=False),
+    Column("item_type", Text, nullable=False),
+    Column("item_id", Text, nullable=False),
+    Column("detail", Text),
+    PrimaryKeyConstraint("period", "unit_code", "indicator_code", "item_id"),
+)
+
+# The working calendar as a table, for day arithmetic in SQL. working_day_seq counts working
+# days from the calendar's first day, so it is stable whatever range a run refreshes:
+# the n-th working day after d has seq(d) + n; day_number (the proleptic ordinal) makes
+# "d + n calendar days" a join on day_number + n.
+cal_days = Table(
+    "cal_days", metadata,
+    Column("day", Date, primary_key=True),
+    Column("is_working", Boolean, nullable=False),
+    Column("working_day_seq", Integer, nullable=False),
+    Column("day_number", Integer, nullable=False, index=True),
+)
+
+# Which version of the views (a digest of their SQL) the warehouse holds.
+ind_meta = Table(
+    "ind_meta", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+VIEW_DIR = INDICATOR_SQL_DIR / "views"
+VIEWS_KEY = "views_sha256"
+
+# Lookups the indicator SQL makes on staged tables by a column that is not their key and
+# that the staged schema does not index (it indexes events, payments and apologies by
+# dossier): feedback naming another feedback or a dossier, dossiers by receipt time.
+STAGED_INDEXES = [
+    Index("ix_ind_feedback_repeat_of", staged.stg_feedback.c.repeat_of),
+    Index("ix_ind_feedback_dossier", staged.stg_feedback.c.dossier_code),
+    Index("ix_ind_dossiers_received_at", staged.stg_dossiers.c.received_at),
+]
+
+
+def view_files() -> list:
+    """The views' SQL files in creation order (each creates the view named after it)."""
+    return sorted(VIEW_DIR.glob("*.sql"))
+
+
+def _view_name(path) -> str:
+    return path.stem.split("_", 1)[1]
+
+
+def views_digest() -> str:
+    digest = hashlib.sha256()
+    for path in view_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the result tables, cal_days and the lookup indexes if missing, and the views.
+
+    Views are (re)created only when their SQL changed, so that concurrent runs of different
+    periods never drop a view another run is reading.
+    """
+    staged.create_all(engine)  # the views read them; a no-op where they exist
+    metadata.create_all(engine)
+    for index in STAGED_INDEXES:
+        index.create(engine, checkfirst=True)
+    files, digest = view_files(), views_digest()
+    with engine.begin() as conn:
+        stored = conn.execute(sa.select(ind_meta.c.value).where(ind_meta.c.key == VIEWS_KEY)).scalar()
+        present = set(sa.inspect(conn).get_view_names())
+        if stored == digest and all(_view_name(p) in present for p in files):
+            return
+        for path in reversed(files):
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {_view_name(path)}")
+        for path in files:
+            conn.exec_driver_sql(path.read_text(encoding="utf-8"))
+        upsert_rows(conn, ind_meta, [{"key": VIEWS_KEY, "value": digest}])
+
+
+def refresh_cal_days(conn: Connection, cal: WorkingCalendar, first: dt.date, last: dt.date) -> int:
+    """Write cal_days for [first, last] (clipped to the calendar), numbered from the calendar's start."""
+    first, last = max(first, cal.first_day), min(last, cal.last_day)
+    rows = [
+        {**row, "day_number": row["day"].toordinal()}
+        for row in calendar_rows(cal, cal.first_day, last)
+        if row["day"] >= first
+    ]
+    return upsert_rows(conn, cal_days, rows)
+
+
+def delete_period(conn: Connection, period: str) -> None:
+    for table in (ind_results, ind_unit_scores, ind_violations):
+        conn.execute(sa.delete(table).where(table.c.period == period))

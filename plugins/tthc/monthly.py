@@ -1,0 +1,242 @@
+"""The month's folder (outputs.md "One folder per month"): built aside, moved into place whole.
+
+Reads the indicator engine's result tables, fills the documents' data contract
+(tthc.reports.model), renders the scorecards and ranked lists, exports the CSVs, writes
+quality.json and manifest.json, then swaps the folder in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tthc import config
+from tthc.indicators.catalogue import PROVINCE_CODE, load_catalogue
+from tthc.indicators.export import export_period
+from tthc.indicators.tables import ind_results, ind_unit_scores, ind_violations
+from tthc.periods import Period
+from tthc.quality.gate import month_status
+from tthc.reports import model as m
+from tthc.reports.render import render_ranking_pdf, render_ranking_xlsx, render_scorecard
+from tthc.warehouse import schema as wh
+
+log = logging.getLogger(__name__)
+TREND_MONTHS = 12
+MANIFEST = "manifest.json"
+
+
+def _scores(conn, periods: list[str]) -> dict[str, dict[str, dict]]:
+    s = ind_unit_scores.c
+    out: dict[str, dict[str, dict]] = defaultdict(dict)
+    for row in conn.execute(sa.select(ind_unit_scores).where(s.period.in_(periods))).mappings():
+        out[row["period"]][row["unit_code"]] = dict(row)
+    return out
+
+
+def quality_note(status: str, quarantined: int, excluded: int) -> str | None:
+    if status not in ("warning", "critical"):
+        return None
+    return (f"Dữ liệu của kỳ có cảnh báo chất lượng: {excluded} hồ sơ bị loại khỏi phạm vi tính "
+            f"và {quarantined} bản ghi được cách ly để kiểm tra (xem quality.json).")
+
+
+def build_contexts(engine: Engine, period: str, issued_on: dt.date
+                   ) -> tuple[list[m.ScorecardContext], m.RankingContext]:
+    cat = load_catalogue()
+    province = m.ProvinceInfo.from_config(config.province(), period)
+    bands = config.bands()
+    trend_periods = [p.code for p in Period(period).back(TREND_MONTHS)]
+    previous = Period(period).previous().code
+    top_n = config.thresholds().top_failing_items
+    status, _critical = month_status(engine, period)
+    with engine.connect() as conn:
+        scores = _scores(conn, trend_periods)
+        r = ind_results.c
+        results: dict[str, dict[str, dict]] = defaultdict(dict)
+        for row in conn.execute(sa.select(ind_results).where(r.period == period)).mappings():
+            results[row["unit_code"]][row["indicator_code"]] = dict(row)
+        v = ind_violations.c
+        failing: dict[tuple[str, str], list[m.FailingItem]] = defaultdict(list)
+        for row in conn.execute(sa.select(ind_violations).where(v.period == period)
+                                .order_by(v.unit_code, v.indicator_code, v.item_id)).mappings():
+            items = failing[(row["unit_code"], row["indicator_code"])]
+            if len(items) < top_n:
+                items.append(m.FailingItem(row["item_type"], row["item_id"], row["detail"] or ""))
+        quarantined = conn.execute(sa.select(sa.func.count()).select_from(wh.quality_quarantine)).scalar_one()
+        excluded = conn.execute(sa.select(sa.func.count(sa.distinct(wh.quality_excluded_dossiers.c.dossier_code)))
+                                ).scalar_one()
+    note = quality_note(status, quarantined, excluded)
+    current = scores.get(period, {})
+    tier_counts: dict[str, int] = defaultdict(int)
+    for row in current.values():
+        if row["rank"] is not None:
+            tier_counts[row["tier"]] += 1
+
+    def indicator_lines(code: str) -> tuple[m.IndicatorLine, ...]:
+        lines = []
+        for ind in cat.indicators:
+            res = results[code].get(ind.code)
+            if ind.family != "index" or res is None:
+                continue
+            lines.append(m.IndicatorLine(
+                code=ind.code, name=ind.name_vi, group=ind.group, duty_label=ind.duty,
+                numerator=res["numerator"], denominator=res["denominator"], value=res["value"],
+                points=res["points"], max_points=ind.max_points or 0.0, is_estimate=ind.estimate))
+        return tuple(lines)
+
+    def duty_lines(code: str) -> tuple[m.DutyLine, ...]:
+        lines = []
+        for ind in cat.indicators:
+            res = results[code].get(ind.code)
+            if ind.duty is None or res is None:
+                continue
+            lines.append(m.DutyLine(
+                code=ind.code, annex=ind.duty, description=ind.name_vi, numerator=res["numerator"],
+                denominator=res["denominator"], value=res["value"],
+                top_failing=tuple(failing.get((code, ind.code), ()))))
+        return tuple(sorted(lines, key=lambda d: (d.annex, d.code)))
+
+    def groups_of(row: dict) -> tuple[m.GroupScore, ...]:
+        return tuple(m.GroupScore(g.group, g.name_vi, row[f"g{g.group}"], g.max_points) for g in cat.groups)
+
+    scorecards = []
+    for code in sorted(c for c in current if c != PROVINCE_CODE):
+        row = current[code]
+        prev = scores.get(previous, {}).get(code)
+        scorecards.append(m.ScorecardContext(
+            period=period, issued_on=issued_on, document_number="", province=province,
+            unit=m.UnitInfo(code, row["unit_name"], row["tier"]), total=row["total"], band=row["band"],
+            rank=row["rank"], rank_count=tier_counts[row["tier"]],
+            previous_total=prev["total"] if prev else None, groups=groups_of(row),
+            indicators=indicator_lines(code), duties=duty_lines(code),
+            trend=tuple(m.TrendPoint(p, scores.get(p, {}).get(code, {}).get("total")) for p in trend_periods),
+            quality_note=note, quarantined_rows=quarantined,
+            previous_rank=prev["rank"] if prev else None,
+            band_thresholds=tuple(b.min_total for b in bands.bands if b.min_total > 0)))
+
+    def rank_change(code: str, rank: int | None) -> int | None:
+        prev = scores.get(previous, {}).get(code)
+        return prev["rank"] - rank if prev and prev["rank"] is not None and rank is not None else None
+
+    tiers = []
+    for tier, title in m.TIER_TITLES.items():
+        rows = [r for c, r in current.items() if c != PROVINCE_CODE and r["tier"] == tier]
+        if not rows:
+            continue
+        rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["unit_code"]))
+        tiers.append(m.TierSection(tier, title, tuple(
+            m.RankingRow(r["rank"], r["unit_code"], r["unit_name"], r["total"], r["band"],
+                         tuple(r[f"g{g}"] for g in range(1, 7)), rank_change(r["unit_code"], r["rank"]))
+            for r in rows)))
+    h57 = current.get(PROVINCE_CODE, {})
+    by_band = [(b.name, sum(1 for c, r in current.items() if c != PROVINCE_CODE and r["band"] == b.name))
+               for b in bands.bands]
+    summary = m.ProvinceSummary(
+        total=h57.get("total"), band=h57.get("band"), groups=tuple(h57.get(f"g{g}") for g in range(1, 7)),
+        units_by_band=tuple(by_band),
+        units_not_scored=sum(1 for c, r in current.items() if c != PROVINCE_CODE and not r["scored"]))
+    ranking = m.RankingContext(period=period, issued_on=issued_on, province=province,
+                               province_summary=summary, tiers=tuple(tiers))
+    return scorecards, ranking
+
+
+def _render_one(args: tuple[m.ScorecardContext, Path]) -> str:
+    ctx, path = args
+    render_scorecard(ctx, path)
+    return ctx.unit.code
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def quality_report(engine: Engine, period: str) -> dict:
+    """Every gate run of the period (the month's own and its nights'), with each check's outcome."""
+    q = wh.quality_runs.c
+    with engine.connect() as conn:
+        runs = conn.execute(sa.select(wh.quality_runs).where(
+            sa.or_(q.period == period, q.period.like(f"{period}-%"))).order_by(q.period, q.dag_id)).mappings().all()
+    status, critical = month_status(engine, period)
+    return {"period": period, "status": status, "critical_checks": critical,
+            "runs": [json.loads(r["report_json"]) for r in runs]}
+
+
+def source_watermarks(engine: Engine) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(wh.etl_watermarks.c.stream, wh.etl_watermarks.c.watermark)
+                            .order_by(wh.etl_watermarks.c.stream)).all()
+    return {stream: mark.isoformat() if mark else None for stream, mark in rows}
+
+
+def write_manifest(folder: Path, period: str, built_at: dt.datetime, watermarks: dict, delivery: dict) -> Path:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    manifest = {
+        "period": period,
+        "built_at": built_at.isoformat(),
+        "source_watermarks": watermarks,
+        "delivery": delivery,
+        "files": [{"path": p.relative_to(folder).as_posix(), "sha256": _sha256(p), "size": p.stat().st_size}
+                  for p in files],
+    }
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)
+    return folder / MANIFEST
+
+
+def read_manifest(folder: Path) -> dict:
+    return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+
+
+def swap_into_place(built: Path, final: Path) -> None:
+    """Replace `final` by `built`: two renames, the old copy removed only once the new one is in."""
+    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(built, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_month_folder(engine: Engine, period: str, out_root: Path, built_at: dt.datetime,
+                       workers: int = 2) -> Path:
+    out_root.mkdir(parents=True, exist_ok=True)
+    tmp = out_root / f".{period}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        export_period(engine, period, tmp)
+        scorecards, ranking = build_contexts(engine, period, built_at.date())
+        (tmp / "scorecards").mkdir()
+        jobs = [(ctx, tmp / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards]
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(_render_one, jobs, chunksize=4))
+        else:
+            for job in jobs:
+                _render_one(job)
+        render_ranking_pdf(ranking, tmp / "ranking.pdf")
+        render_ranking_xlsx(ranking, tmp / "ranking.xlsx")
+        (tmp / "quality.json").write_text(
+            json.dumps(quality_report(engine, period), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_manifest(tmp, period, built_at, source_watermarks(engine), {"status": "pending"})
+        final = out_root / period
+        swap_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("month folder %s written: %d scorecards", final, len(scorecards))
+    return final

@@ -1,0 +1,322 @@
+"""The monthly documents: formatting, the trend chart, scorecard and ranking PDFs, the XLSX.
+
+PDFs are rendered once per module (about a second each) and read back with pdfplumber
+and pypdf. The golden image of a scorecard's page 1 lives in tests/golden/; regenerate it
+after an intended layout change with:
+
+    UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py -k golden
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import unicodedata
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import openpyxl
+import pdfplumber
+import pypdf
+import pytest
+from PIL import Image, ImageChops
+from tthc.paths import TEMPLATE_DIR
+from tthc.reports import formatting as fmt
+from tthc.reports.model import TrendPoint
+from tthc.reports.render import (
+    TemplateOnlyFetcher,
+    render_html,
+    render_page_png,
+    render_ranking_pdf,
+    render_ranking_xlsx,
+    render_scorecard,
+    scorecard_view,
+)
+from tthc.reports.samples import NOT_SCORED_UNIT, post_reform_units, sample_ranking, sample_scorecard
+from tthc.reports.svg import trend_svg
+from weasyprint import HTML
+from weasyprint.urls import FatalURLFetchingError
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+GOLDEN_DPI = 96
+# A pixel counts as changed when its grey level moves by more than 64 (anti-aliasing drift
+# between library versions stays below); one changed date digit is about 40 such pixels.
+GOLDEN_PIXEL_TOLERANCE = 64
+GOLDEN_MAX_CHANGED = 0.00001  # about 9 pixels of an A4 page at 96 dpi
+
+
+# --- helpers -----------------------------------------------------------------------------
+def pdf_pages_text(path: Path) -> list[str]:
+    with pdfplumber.open(path) as pdf:
+        return [unicodedata.normalize("NFC", page.extract_text() or "") for page in pdf.pages]
+
+
+def one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees in a document's HTML (no <title>, <style>, attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+        self._upper = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("title", "style", "head")
+        self._upper += tag == "h1"
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("title", "style", "head")
+        self._upper -= tag == "h1"
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data.upper() if self._upper else data)  # h1 is upper-cased by CSS
+
+
+def visible_chars(html: str) -> set[str]:
+    parser = _VisibleText()
+    parser.feed(html)
+    return {c for c in "".join(parser.parts) if not c.isspace()}
+
+
+def embedded_font_names(path: Path) -> set[str]:
+    names = set()
+    for page in pypdf.PdfReader(path).pages:
+        for font in page["/Resources"].get("/Font", {}).values():
+            names.add(str(font.get_object()["/BaseFont"]).split("+", 1)[-1])
+    return names
+
+
+# --- fixtures: render once ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def scorecard_ctx():
+    return sample_scorecard()
+
+
+@pytest.fixture(scope="module")
+def scorecard_pdf(scorecard_ctx, tmp_path_factory):
+    return render_scorecard(scorecard_ctx, tmp_path_factory.mktemp("sc") / "000.01.00.H57.pdf")
+
+
+@pytest.fixture(scope="module")
+def ranking_ctx():
+    return sample_ranking()
+
+
+@pytest.fixture(scope="module")
+def ranking_pdf(ranking_ctx, tmp_path_factory):
+    return render_ranking_pdf(ranking_ctx, tmp_path_factory.mktemp("rk") / "ranking.pdf")
+
+
+# --- formatting ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [(87.525, 2, "87,53"), (87.5312, 2, "87,53"), (0.0, 2, "0,00"), (100, 2, "100,00"),
+     (12345.678, 1, "12.345,7"), (1234567, 0, "1.234.567"), (-1.305, 2, "−1,31"), (None, 2, "–")],
+)
+def test_format_number_uses_vietnamese_marks_and_rounds_half_up(value, decimals, expected):
+    assert fmt.format_number(value, decimals) == expected
+
+
+def test_percent_signed_and_counts():
+    assert fmt.format_percent(0.8753) == "87,5%"
+    assert fmt.format_percent(None) == "–"
+    assert fmt.format_signed(2.154) == "+2,15"
+    assert fmt.format_signed(-0.77) == "−0,77"
+    assert fmt.format_signed(0.001) == "0,00"
+    assert fmt.format_count(2090) == "2.090"
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [(dt.date(2026, 1, 5), "ngày 05 tháng 01 năm 2026"),
+     (dt.date(2025, 2, 28), "ngày 28 tháng 02 năm 2025"),
+     (dt.date(2025, 3, 9), "ngày 09 tháng 3 năm 2025"),
+     (dt.date(2024, 11, 4), "ngày 04 tháng 11 năm 2024")],
+)
+def test_date_line_follows_decree_30(day, expected):
+    assert fmt.format_date_line(day) == expected
+
+
+def test_month_names_and_bad_periods():
+    assert fmt.format_month("2025-03") == "tháng 3 năm 2025"
+    assert fmt.format_month_short("2025-12") == "12/2025"
+    for bad in ("2025-13", "2025-3", "25-03", "2025/03"):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            fmt.format_month(bad)
+
+
+def test_nfc_composes_decomposed_vietnamese():
+    decomposed = unicodedata.normalize("NFD", "Thành phố Huế")
+    assert decomposed != "Thành phố Huế"
+    assert fmt.nfc(decomposed) == "Thành phố Huế"
+
+
+# --- trend chart ----------------------------------------------------------------------------
+def test_trend_svg_breaks_the_line_at_unscored_months_and_labels_with_commas():
+    points = [TrendPoint("2025-01", 70.25), TrendPoint("2025-02", 75.0), TrendPoint("2025-03", None),
+              TrendPoint("2025-04", 81.5), TrendPoint("2025-05", 82.0)]
+    svg = trend_svg(points)
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f"{ns}polyline")) == 2  # Jan–Feb and Apr–May, nothing through March
+    assert len(root.findall(f"{ns}circle")) == 4
+    labels = [t.text for t in root.findall(f"{ns}text")]
+    assert "70,3" in labels and "81,5" in labels and "3/2025" in labels
+    assert trend_svg(points) == svg  # pure: same input, same bytes
+
+
+# --- scorecard PDF ------------------------------------------------------------------------
+def test_scorecard_metadata_title_and_language(scorecard_pdf, scorecard_ctx):
+    reader = pypdf.PdfReader(scorecard_pdf)
+    assert reader.metadata.title == (
+        "Phiếu đánh giá Chỉ số phục vụ người dân, doanh nghiệp tháng 12 năm 2025 – Sở Tư pháp")
+    assert reader.trailer["/Root"]["/Lang"] == "vi"
+    assert 2 <= len(reader.pages) <= 3
+    width, height = (float(v) for v in reader.pages[0].mediabox[2:])
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
+
+
+def test_scorecard_first_page_has_the_official_header(scorecard_pdf, scorecard_ctx):
+    page1 = pdf_pages_text(scorecard_pdf)[0]
+    for text in ("ỦY BAN NHÂN DÂN", "THÀNH PHỐ HUẾ", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+                 "Độc lập - Tự do - Hạnh phúc", "Huế, ngày 05 tháng 01 năm 2026", "Số: /UBND-KSTT",
+                 "PHIẾU ĐÁNH GIÁ CHỈ SỐ PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP",
+                 "Tháng 12 năm 2025 – Sở Tư pháp", "Mức độ hài lòng"):
+        assert text in page1, text
+    assert "Trang" not in page1  # Decree 30: no number on the first page
+    # the total, with a comma decimal mark, and the rank in the tier
+    assert fmt.format_number(scorecard_ctx.total) in page1
+    assert re.search(r"\b\d{1,3},\d{2}\b", page1)
+    assert f"{scorecard_ctx.rank}/{scorecard_ctx.rank_count}" in page1
+
+
+def test_scorecard_numbers_pages_from_page_two(scorecard_pdf):
+    pages = pdf_pages_text(scorecard_pdf)
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"Trang {number}/{len(pages)}" in text
+
+
+def test_scorecard_shows_every_indicator_duty_and_failing_item(scorecard_pdf, scorecard_ctx):
+    text = one_line(" ".join(pdf_pages_text(scorecard_pdf)))
+    for indicator in scorecard_ctx.indicators:
+        assert indicator.code in text
+    for duty in scorecard_ctx.duties:
+        assert duty.description in text
+        for item in duty.top_failing:
+            assert item.item_id in text
+    assert "GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU" in text
+    assert "Số bản ghi bị loại khỏi việc tính toán do không hợp lệ: 3" in text
+
+
+def test_scorecard_has_no_missing_glyph(scorecard_pdf, scorecard_ctx):
+    """WeasyPrint drops glyphs a font lacks, or takes them from a fallback font: both fail here."""
+    liberation = {"Liberation-Serif", "Liberation-Serif-Bold", "Liberation-Serif-Italic",
+                  "Liberation-Serif-Bold-Italic"}
+    assert embedded_font_names(scorecard_pdf) <= liberation
+    source = visible_chars(render_html("scorecard.html.j2", scorecard_view(scorecard_ctx)))
+    extracted = set("".join(pdf_pages_text(scorecard_pdf)))
+    assert source - extracted == set()
+    assert {"ế", "ộ", "ư", "ơ", "ạ", "ự", "đ", "Ế", "Ộ"} <= extracted
+
+
+def test_scorecard_of_an_unscored_unit_says_so(tmp_path):
+    unit = next(u for u in post_reform_units() if u.code == NOT_SCORED_UNIT)
+    ctx = sample_scorecard(unit)
+    assert ctx.total is None and ctx.rank is None
+    text = one_line(" ".join(pdf_pages_text(render_scorecard(ctx, tmp_path / "x.pdf"))))
+    assert "chưa được chấm điểm" in text
+    assert "UBND xã A Lưới 1" in text
+
+
+def test_golden_image_of_scorecard_page_one(scorecard_pdf, tmp_path):
+    golden = GOLDEN_DIR / "scorecard-page1.png"
+    actual = render_page_png(scorecard_pdf, tmp_path / "actual.png", dpi=GOLDEN_DPI)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN_DIR.mkdir(exist_ok=True)
+        golden.write_bytes(actual.read_bytes())
+    assert golden.exists(), "no golden image: run with UPDATE_GOLDEN=1 once and review it"
+    expected_img, actual_img = Image.open(golden).convert("L"), Image.open(actual).convert("L")
+    same_size = expected_img.size == actual_img.size
+    changed = 1.0
+    if same_size:
+        diff = ImageChops.difference(expected_img, actual_img)
+        changed = sum(diff.point(lambda v: 255 if v > GOLDEN_PIXEL_TOLERANCE else 0).histogram()[255:]) / (
+            diff.width * diff.height)
+    if not same_size or changed > GOLDEN_MAX_CHANGED:
+        kept = GOLDEN_DIR / "scorecard-page1.actual.png"
+        kept.write_bytes(actual.read_bytes())
+        pytest.fail(f"page 1 differs from the golden image ({changed:.4%} of pixels); see {kept}")
+
+
+# --- ranking PDF and XLSX ---------------------------------------------------------------
+def ranking_table_rows(path: Path) -> list[list[str]]:
+    """Rows of the ranked tables, in reading order, cells with wrapped lines joined."""
+    rows = []
+    with pdfplumber.open(path) as pdf:
+        for page in pdf.pages:
+            for table in page.extract_tables():
+                for row in table:
+                    cells = [fmt.nfc(one_line(c or "")).strip() for c in row]
+                    if cells[0] not in ("Hạng", "Tổng điểm") and len(cells) == 11:
+                        rows.append(cells)
+    return rows
+
+
+def test_ranking_lists_every_unit_in_rank_order(ranking_pdf, ranking_ctx):
+    rows = ranking_table_rows(ranking_pdf)
+    expected = [(str(r.rank) if r.rank else "–", r.unit_name, fmt.format_number(r.total))
+                for section in ranking_ctx.tiers for r in section.rows]
+    assert [(c[0], c[1], c[2]) for c in rows] == expected
+    assert len(rows) == 55
+
+
+def test_ranking_text_headers_summary_and_pages(ranking_pdf, ranking_ctx):
+    pages = pdf_pages_text(ranking_pdf)
+    text = one_line(" ".join(pages))
+    assert pypdf.PdfReader(ranking_pdf).trailer["/Root"]["/Lang"] == "vi"
+    assert "BẢNG XẾP HẠNG CHỈ SỐ PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP" in pages[0]
+    assert text.index("KẾT QUẢ CHUNG CỦA THÀNH PHỐ HUẾ") < text.index("II. SỞ, BAN, NGÀNH") < text.index(
+        "III. UBND CẤP XÃ")
+    assert "Trung bình" in text and "Thành phố Huế" in text
+    assert "Huế, ngày 05 tháng 01 năm 2026" in pages[0]
+    assert "Trang 2/" in pages[1] and "Trang" not in pages[0]
+    assert fmt.format_number(ranking_ctx.province_summary.total) in pages[0]
+
+
+def test_ranking_xlsx_reads_back_and_is_deterministic(ranking_ctx, tmp_path):
+    first = render_ranking_xlsx(ranking_ctx, tmp_path / "a.xlsx")
+    second = render_ranking_xlsx(ranking_ctx, tmp_path / "b.xlsx")
+    assert first.read_bytes() == second.read_bytes()
+    wb = openpyxl.load_workbook(first)
+    assert wb.sheetnames == ["Tổng hợp", "Sở, ban, ngành", "UBND cấp xã"]
+    communes = list(wb["UBND cấp xã"].iter_rows(values_only=True))
+    assert communes[0][:5] == ("Hạng", "Mã đơn vị", "Tên đơn vị", "Tổng điểm", "Xếp loại")
+    section = ranking_ctx.tiers[1]
+    assert [r[2] for r in communes[1:]] == [r.unit_name for r in section.rows]
+    assert communes[1][0] == 1 and communes[1][3] == section.rows[0].total
+    assert wb.properties.created == dt.datetime(2026, 1, 5)
+
+
+# --- safety --------------------------------------------------------------------------------
+def test_fetcher_refuses_network_and_files_outside_templates(tmp_path):
+    base = str(TEMPLATE_DIR) + os.sep
+    for href in ("http://127.0.0.1:9/x.css", "file:///etc/passwd"):
+        html = f'<html><head><link rel="stylesheet" href="{href}"></head><body>x</body></html>'
+        with pytest.raises(FatalURLFetchingError):
+            HTML(string=html, base_url=base, url_fetcher=TemplateOnlyFetcher()).write_pdf(tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_data_is_escaped_not_interpreted(scorecard_ctx):
+    from dataclasses import replace
+
+    ctx = replace(scorecard_ctx, unit=replace(scorecard_ctx.unit, name='Sở A & B <img src="http://x">'))
+    html = render_html("scorecard.html.j2", scorecard_view(ctx))
+    assert "Sở A &amp; B &lt;img" in html and "<img" not in html
