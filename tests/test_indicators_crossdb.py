@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from tthc.indicators.export import export_period
 from tthc.indicators.tables import ind_violations
-from warehouse_builder import Warehouse, populate_sample, postgres_engine, sqlite_engine
+from warehouse_builder import Warehouse, populate_sample, sqlite_engine
 
 M = "2025-03"
 
@@ -23,14 +23,17 @@ def _snapshot(wh: Warehouse, out_dir) -> dict:
 
 
 @pytest.mark.postgres
-def test_sqlite_and_postgresql_agree(tmp_path):
+def test_sqlite_and_postgresql_agree(tmp_path, pg_database):
     lite = Warehouse(sqlite_engine(tmp_path))
     populate_sample(lite)
     expected = _snapshot(lite, tmp_path / "sqlite")
-    with postgres_engine() as engine:
+    engine = sa.create_engine(pg_database)
+    try:
         pg = Warehouse(engine)
         populate_sample(pg)
         got = _snapshot(pg, tmp_path / "postgres")
+    finally:
+        engine.dispose()
     # the sample is not trivial: every indicator has items somewhere, and some fail
     assert all(den > 0 for (unit, _), (_, den) in expected["results"].items() if unit == "H57")
     assert len(expected["violations"]) > 50

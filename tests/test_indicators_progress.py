@@ -136,9 +136,11 @@ def test_online_receipt_within_8_working_hours(wh):
     online("o7", at(2025, 3, 28, 9))                            # unanswered for days: fails
     online("o8", at(2025, 3, 3, 9), channel=1)                  # not online: outside
     online("o9", at(2025, 2, 28, 16))                           # submitted in February: outside
+    online("o10", at(2025, 3, 3, 9))
+    wh.event("o10", "received", at(2150, 1, 1))                 # beyond the calendar: late, no crash
     res = wh.compute(M)
-    assert res[("U1", "D2_2_ONLINE_RECEIPT_8WH")] == (4, 6)
-    assert wh.violations(M, "D2_2_ONLINE_RECEIPT_8WH") == {("U1", "o2"), ("U1", "o7")}
+    assert res[("U1", "D2_2_ONLINE_RECEIPT_8WH")] == (4, 7)
+    assert wh.violations(M, "D2_2_ONLINE_RECEIPT_8WH") == {("U1", "o2"), ("U1", "o7"), ("U1", "o10")}
 
 
 def test_single_supplement_request(wh):

@@ -1,7 +1,9 @@
 """Build small hand-made warehouses for the indicator tests, on SQLite or PostgreSQL.
 
-Rows go straight into the staged tables (the contract the indicator engine reads), with
-defaults that keep each test down to the columns it is about:
+Works on any warehouse engine: `sqlite_engine(tmp_path)` here, or PostgreSQL through the
+`pg_database` fixture of conftest.py. Rows go straight into the staged tables (the contract
+the indicator engine reads), with defaults that keep each test down to the columns it is
+about:
 
     wh = Warehouse(engine)
     wh.unit("U1")
@@ -12,18 +14,14 @@ defaults that keep each test down to the columns it is about:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
-import uuid
 
-import psycopg2
 import sqlalchemy as sa
 from tthc.indicators.engine import compute_period
 from tthc.indicators.tables import ensure_tables, ind_results, ind_unit_scores, ind_violations
 from tthc.warehouse import schema
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 RUN_STARTED = dt.datetime(2026, 11, 1, 2, 0)
 DEPT = "000.00.10.H57"
 UPDATED = dt.datetime(2025, 1, 1)
@@ -35,26 +33,6 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
 
 def sqlite_engine(tmp_path) -> sa.Engine:
     return sa.create_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
-
-
-@contextlib.contextmanager
-def postgres_engine():
-    """A fresh, uniquely named PostgreSQL database for one test session; dropped afterwards."""
-    name = f"tthc_ind_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(PG_ADMIN_DSN)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}")
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            with admin.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
 
 
 class Warehouse:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,16 +55,41 @@ class Message:
         return h.hexdigest()
 
 
-def zip_parts(files: list[Path], max_bytes: int, stem: str) -> list[Attachment]:
-    """The scorecards zipped, in as many zips as needed to keep each under `max_bytes`."""
+ZIP_END = 22  # end-of-central-directory record
+
+
+def _zip_entry_size(arcname: str, data: bytes) -> int:
+    """The bytes one member adds to a zip: deflated data, local header and central-directory entry.
+
+    Computed with the compressor zipfile itself uses, so the parts' sizes are known before
+    they are built (no trial and error over a province's worth of PDFs).
+    """
+    deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    compressed = len(deflate.compress(data)) + len(deflate.flush())
+    return compressed + 30 + 46 + 2 * len(arcname.encode())
+
+
+def zip_parts(files: list[Path], max_bytes: int, stem: str, first_max_bytes: int | None = None
+              ) -> list[Attachment]:
+    """The scorecards zipped, in as many zips as needed to keep each under `max_bytes`.
+
+    `first_max_bytes` is the room left in the first message beside the ranked lists; when not
+    even one scorecard fits there, the first zip starts at the next message's full budget.
+    A single scorecard larger than `max_bytes` goes alone (and is logged): it cannot be split.
+    """
     groups: list[list[Path]] = [[]]
-    size = 0
+    budget = max_bytes if first_max_bytes is None else first_max_bytes
+    size = ZIP_END
     for f in sorted(files):
-        if groups[-1] and size + f.stat().st_size > max_bytes:
-            groups.append([])
-            size = 0
+        entry = _zip_entry_size(f"scorecards/{f.name}", f.read_bytes())
+        if size + entry > budget and (groups[-1] or budget < max_bytes):
+            if groups[-1]:
+                groups.append([])
+            budget, size = max_bytes, ZIP_END
+        if size + entry > budget:
+            log.warning("scorecard %s alone is larger than the mail attachment limit", f.name)
         groups[-1].append(f)
-        size += f.stat().st_size
+        size += entry
     parts = []
     for i, group in enumerate(groups, 1):
         buf = io.BytesIO()
@@ -76,15 +102,31 @@ def zip_parts(files: list[Path], max_bytes: int, stem: str) -> list[Attachment]:
     return parts
 
 
+def pack_messages(attachments: list[Attachment], max_bytes: int) -> list[tuple[Attachment, ...]]:
+    """Attachments in order, into as few messages as keep each message's total under `max_bytes`."""
+    sets: list[list[Attachment]] = [[]]
+    size = 0
+    for a in attachments:
+        if sets[-1] and size + len(a.content) > max_bytes:
+            sets.append([])
+            size = 0
+        sets[-1].append(a)
+        size += len(a.content)
+    return [tuple(s) for s in sets]
+
+
 def office_messages(folder: Path, period: str) -> list[Message]:
     rec = config.recipients()
     max_bytes = int(config.thresholds().mail_max_attachment_mb * 1024 * 1024)
     month = format_month(period)
-    zips = zip_parts(sorted((folder / "scorecards").glob("*.pdf")), max_bytes, f"phieu-danh-gia-{period}")
-    ranking = (Attachment("ranking.pdf", (folder / "ranking.pdf").read_bytes(), *PDF),
-               Attachment("ranking.xlsx", (folder / "ranking.xlsx").read_bytes(), *XLSX))
-    # The first message carries the ranked lists with the first zip; each further zip goes alone.
-    attachment_sets = [ranking + (zips[0],)] + [(z,) for z in zips[1:]]
+    ranking = [Attachment("ranking.pdf", (folder / "ranking.pdf").read_bytes(), *PDF),
+               Attachment("ranking.xlsx", (folder / "ranking.xlsx").read_bytes(), *XLSX)]
+    # The first message carries the ranked lists and as many scorecards as fit beside them;
+    # the limit holds for each message's attachments together, not for each file alone.
+    room = max_bytes - sum(len(a.content) for a in ranking)
+    zips = zip_parts(sorted((folder / "scorecards").glob("*.pdf")), max_bytes, f"phieu-danh-gia-{period}",
+                     first_max_bytes=room)
+    attachment_sets = pack_messages(ranking + zips, max_bytes)
     total = len(attachment_sets)
     messages = []
     for i, attachments in enumerate(attachment_sets, 1):
@@ -116,16 +158,58 @@ def _ledger_state(conn, period: str, key: str) -> str | None:
     return rows[0] if rows else None
 
 
-def _mark(engine: Engine, period: str, msg: Message, status: str, detail: str = "") -> None:
+def _ledger_values(period: str, msg: Message, status: str, detail: str = "") -> dict:
     now = dt.datetime.now()
-    values = {"period": period, "recipient": msg.recipient_key, "content_hash": msg.content_hash,
-              "status": status, "attempted_at": now, "sent_at": now if status == "sent" else None,
-              "detail": detail[:500]}
+    return {"period": period, "recipient": msg.recipient_key, "content_hash": msg.content_hash,
+            "status": status, "attempted_at": now, "sent_at": now if status == "sent" else None,
+            "detail": detail[:500]}
+
+
+def _upsert(conn, values: dict) -> None:
+    stmt = dialect_insert(conn, wh.delivery_ledger).values(**values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["period", "recipient", "content_hash"],
+                                            set_={k: values[k] for k in ("status", "attempted_at", "sent_at",
+                                                                         "detail")}))
+
+
+def _mark(engine: Engine, period: str, msg: Message, status: str, detail: str = "") -> None:
     with engine.begin() as conn:
-        stmt = dialect_insert(conn, wh.delivery_ledger).values(**values)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["period", "recipient", "content_hash"],
-                                                set_={k: values[k] for k in ("status", "attempted_at", "sent_at",
-                                                                             "detail")}))
+        _upsert(conn, _ledger_values(period, msg, status, detail))
+
+
+def _lock_ledger(conn, period: str, key: str) -> None:
+    """Serialise claims on one (period, recipient) between concurrent runs (a backfill and the schedule)."""
+    if conn.dialect.name == "postgresql":
+        lock_id = int.from_bytes(hashlib.sha256(f"{period}/{key}".encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
+    elif not conn.connection.driver_connection.in_transaction:
+        # SQLite: take the write lock before reading, so that two claims cannot both read "no row"
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _claim(engine: Engine, period: str, msg: Message, resend: bool) -> str | None:
+    """Write 'sending' for `msg` unless the ledger forbids it; returns the forbidding state, or None.
+
+    Read and write happen under one lock, so a message is claimed by one run only.
+    """
+    with engine.begin() as conn:
+        _lock_ledger(conn, period, msg.recipient_key)
+        state = _ledger_state(conn, period, msg.recipient_key)
+        if state in ("sent", "sending") and not resend:
+            return state
+        _upsert(conn, _ledger_values(period, msg, "sending"))
+    return None
+
+
+def ledger_rows(engine: Engine, period: str) -> list[dict]:
+    """The period's delivery ledger, for the manifest: recipient key, status, when."""
+    d = wh.delivery_ledger.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(d.recipient, d.status, d.attempted_at, d.sent_at)
+                            .where(d.period == period).order_by(d.recipient, d.attempted_at)).mappings().all()
+    return [{"recipient": r["recipient"], "status": r["status"],
+             "at": (r["sent_at"] or r["attempted_at"]).isoformat() if (r["sent_at"] or r["attempted_at"]) else None}
+            for r in rows]
 
 
 def _alert_engineers(engine: Engine, smtp: SmtpEndpoint | None, key: str, subject: str, text: str) -> bool:
@@ -155,12 +239,22 @@ def deliver_month(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint 
                          "see docs/runbook.md.")
         outcome = {"status": "blocked", "reason": reason}
     elif not send_mail:
-        outcome = {"status": "not_requested"}
+        # A rerun without sending must not hide that an earlier run delivered the month.
+        outcome = {"status": "not_requested", "ledger": ledger_rows(engine, period)}
     else:
-        outcome = _send_all(engine, folder, period, smtp, resend)
-    write_manifest(folder, period, dt.datetime.fromisoformat(manifest["built_at"]), manifest["source_watermarks"],
-                   outcome)
+        try:
+            outcome = _send_all(engine, folder, period, smtp, resend)
+        except OSError as exc:  # recorded in the manifest, then raised so that Airflow retries
+            _record(folder, period, manifest, {"status": "failed", "error": exc.__class__.__name__,
+                                               "ledger": ledger_rows(engine, period)})
+            raise
+    _record(folder, period, manifest, outcome)
     return outcome
+
+
+def _record(folder: Path, period: str, manifest: dict, delivery: dict) -> None:
+    write_manifest(folder, period, dt.datetime.fromisoformat(manifest["built_at"]), manifest["source_watermarks"],
+                   delivery)
 
 
 def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | None, resend: bool) -> dict:
@@ -168,15 +262,13 @@ def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | No
         raise RuntimeError("sending was asked for but no smtp_default connection is configured")
     sent, skipped, uncertain = [], [], []
     for msg in office_messages(folder, period):
-        with engine.connect() as conn:
-            state = _ledger_state(conn, period, msg.recipient_key)
-        if state == "sent" and not resend:
+        state = _claim(engine, period, msg, resend)
+        if state == "sent":
             skipped.append(msg.recipient_key)
             continue
-        if state == "sending" and not resend:
+        if state == "sending":
             uncertain.append(msg.recipient_key)
             continue
-        _mark(engine, period, msg, "sending")
         try:
             send(smtp, build_message(config.recipients().sender, list(msg.to), msg.subject, msg.body,
                                      attachments=msg.attachments, cc=list(msg.cc)))

@@ -208,7 +208,12 @@ def swap_into_place(built: Path, final: Path) -> None:
     old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
     if final.exists():
         os.replace(final, old)
-    os.replace(built, final)
+    try:
+        os.replace(built, final)
+    except BaseException:
+        if old.exists():  # put the previous month back: never leave the period without a folder
+            os.replace(old, final)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

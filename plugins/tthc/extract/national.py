@@ -105,6 +105,31 @@ def _rating(item: dict) -> dict:
     }
 
 
+# Item fields holding times or dates, per feed: a value that is present but unreadable is
+# staged as NULL (indicators.md "Nulls") and reported, never silently blanked.
+TIME_FIELDS: dict[str, tuple[str, ...]] = {
+    "ministry_decisions": ("signed_on", "effective_on", "posted_at", "updated_at"),
+    "national_publications": ("published_at", "updated_at"),
+    "synced_dossiers": ("NgayTiepNhan", "NgayHenTra", "NgayCoKetQua", "DongBoLuc", "updated_at"),
+    "feedback": ("received_at", "forwarded_at", "answered_at", "published_at", "updated_at"),
+    "dossier_ratings": ("rated_at", "updated_at"),
+}
+DATE_FIELDS = frozenset({"signed_on", "effective_on"})
+
+
+def unreadable_times(feed_name: str, item: dict) -> list[str]:
+    """The item's time fields that carry a value (not null, not blank) no format reads."""
+    bad = []
+    for name in TIME_FIELDS[feed_name]:
+        value = item.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        parse = parse_date if name in DATE_FIELDS else parse_time
+        if parse(value) is None:
+            bad.append(f"{name}={json.dumps(value, ensure_ascii=False)[:40]}")
+    return bad
+
+
 def feeds(province: str) -> list[Feed]:
     p = {"province": province}
     return [
@@ -213,6 +238,7 @@ def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: st
                              .where(wh.etl_watermarks.c.stream == stream)).scalar_one_or_none()
     latest: dict[tuple, dict] = {}
     unreadable: list[dict] = []
+    bad_time_items: dict[str, str] = {}  # record key -> which fields, for the quarantine
     seq_base = int(pass_started.timestamp()) * 10_000_000
     count = 0
     for position, item in client.iter_items(feed.path, feed.params, since):
@@ -227,18 +253,22 @@ def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: st
             unreadable.append({"position": position, "problem": f"key {'/'.join(feed.key)} null or empty",
                                "raw": json.dumps(item, ensure_ascii=False)[:200]})
             continue
+        bad_times = unreadable_times(feed.name, item)
+        if bad_times:
+            bad_time_items["/".join(map(str, key))] = "unreadable time: " + ", ".join(bad_times)
         row["feed_seq"] = seq_base + position
         if _newer(row, latest.get(key)):
             latest[key] = row
     staged = _stage(warehouse, feed, list(latest.values()), stream, run_key, since, pass_started - margin,
-                    count, unreadable)
-    log.info("%s: %d items since %s, %d records staged, %d unreadable", stream, count, since, staged,
-             len(unreadable))
+                    count, unreadable, bad_time_items)
+    log.info("%s: %d items since %s, %d records staged, %d unreadable, %d with unreadable times", stream, count,
+             since, staged, len(unreadable), len(bad_time_items))
     return FeedLoad(stream, since, count, staged, unreadable)
 
 
 def _stage(warehouse: Engine, feed: Feed, rows: list[dict], stream: str, run_key: str,
-           since: dt.datetime | None, next_since: dt.datetime, read: int, unreadable: list[dict]) -> int:
+           since: dt.datetime | None, next_since: dt.datetime, read: int, unreadable: list[dict],
+           bad_time_items: dict[str, str]) -> int:
     table = feed.table
     keys = [c.name for c in table.primary_key.columns]
     columns = [c.name for c in table.columns]
@@ -264,6 +294,7 @@ def _stage(warehouse: Engine, feed: Feed, rows: list[dict], stream: str, run_key
             load_id=load_id, stream=stream, run_key=run_key, lower_bound=since, upper_bound=next_since,
             rows_read=read, rows_staged=len(rows), rows_quarantined=len(unreadable), committed_at=now))
         _quarantine_unreadable(conn, stream, run_key, unreadable, now)
+        _quarantine_bad_times(conn, stream, run_key, bad_time_items, now)
         mark = max(next_since, since) if since is not None else next_since
         stmt = dialect_insert(conn, wh.etl_watermarks).values(stream=stream, watermark=mark, updated_at=now)
         conn.execute(stmt.on_conflict_do_update(index_elements=["stream"],
@@ -285,12 +316,28 @@ def _stage_decision_procedures(conn, decisions: list[dict]) -> None:
             conn.execute(sa.insert(t), [{"decision_no": no, "procedure_code": c} for c in codes])
 
 
+# Checks made while reading a feed (the staged tables cannot show them afterwards); their
+# quarantine keys are "<run key>#<position or record key>", so the gate reports them per run.
+ITEM_UNREADABLE, TIME_UNREADABLE = "national_item_unreadable", "national_time_unreadable"
+
+
 def _quarantine_unreadable(conn, stream: str, run_key: str, unreadable: list[dict], now: dt.datetime) -> None:
     """Items without a usable key are kept for the engineers, never staged or silently dropped."""
+    _quarantine_items(conn, ITEM_UNREADABLE, stream, now,
+                      {f"{run_key}#{bad['position']}": f"{bad['problem']}: {bad['raw']}" for bad in unreadable})
+
+
+def _quarantine_bad_times(conn, stream: str, run_key: str, bad: dict[str, str], now: dt.datetime) -> None:
+    """Records staged with an unreadable time as NULL: reported, they stay in the populations."""
+    _quarantine_items(conn, TIME_UNREADABLE, stream, now, {f"{run_key}#{k}": v for k, v in bad.items()})
+
+
+def _quarantine_items(conn, check: str, stream: str, now: dt.datetime, details: dict[str, str]) -> None:
     q = wh.quality_quarantine
-    for bad in unreadable:
-        stmt = dialect_insert(conn, q).values(
-            check_name="national_item_unreadable", table_name=stream, item_key=f"{run_key}#{bad['position']}",
-            severity="warning", detail=f"{bad['problem']}: {bad['raw']}", first_seen_at=now, last_seen_at=now)
+    rows = [{"check_name": check, "table_name": stream, "item_key": key, "severity": "warning", "detail": detail,
+             "first_seen_at": now, "last_seen_at": now} for key, detail in details.items()]
+    for i in range(0, len(rows), 5000):
+        stmt = dialect_insert(conn, q)
         conn.execute(stmt.on_conflict_do_update(
-            index_elements=["check_name", "table_name", "item_key"], set_={"last_seen_at": now}))
+            index_elements=["check_name", "table_name", "item_key"],
+            set_={"detail": stmt.excluded.detail, "last_seen_at": stmt.excluded.last_seen_at}), rows[i : i + 5000])

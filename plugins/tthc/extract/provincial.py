@@ -1,8 +1,8 @@
 """Incremental extraction from the provincial replica (`tthc_source`, sources.md §1).
 
 Per table: read the rows whose watermark column (`updated_at`, or `recorded_at` for the
-append-only tables) lies in [watermark − overlap, upper bound) — plus rows whose watermark
-is NULL, so that none is silently skipped — land them in the raw table, upsert them into
+append-only tables) is at or after watermark − overlap — plus rows whose watermark is NULL,
+so that none is silently skipped — land them in the raw table, upsert them into
 the staged table by primary key, log the load and advance the watermark, all in one
 warehouse transaction. Personal-data columns are never selected.
 """
@@ -84,11 +84,12 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
     with warehouse.begin() as conn:
         watermark = _read_watermark(conn, stream)
         lower = watermark - overlap if watermark is not None else None
+        # No upper limit on the read: a row stamped after `upper_bound` (committed during the
+        # run, or dated in the future by a wrong clock) is staged now, for the quality gate to
+        # judge, and read again next time, since the watermark stops at `upper_bound`.
         query = sa.select(*[src.c[c] for c in columns])
-        in_window = src.c[wm_col] < upper_bound
         if lower is not None:
-            in_window = sa.and_(src.c[wm_col] >= lower, in_window)
-        query = query.where(sa.or_(in_window, src.c[wm_col].is_(None)))
+            query = query.where(sa.or_(src.c[wm_col] >= lower, src.c[wm_col].is_(None)))
         conn.execute(sa.delete(raw))
         rows = 0
         try:
@@ -116,7 +117,7 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
             rows_read=rows, rows_staged=rows, rows_quarantined=0, committed_at=now))
         new_mark = max(upper_bound, watermark) if watermark is not None else upper_bound
         _write_watermark(conn, stream, new_mark, now)
-    log.info("tthc_source.%s: %d rows in [%s, %s)", table, rows, lower, upper_bound)
+    log.info("tthc_source.%s: %d rows from %s; watermark now %s", table, rows, lower, new_mark)
     return LoadResult(stream, lower, upper_bound, rows)
 
 

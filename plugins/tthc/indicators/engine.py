@@ -31,7 +31,7 @@ from tthc.indicators.tables import (
     ind_violations,
     refresh_cal_days,
 )
-from tthc.periods import Period
+from tthc.periods import Period, to_local_naive
 from tthc.warehouse.db import insert_rows
 from tthc.warehouse.schema import stg_units
 
@@ -131,8 +131,7 @@ def failed_items(period: Period, indicator: Indicator, items: pd.DataFrame, unit
     failed = items[(items["ok"] == 0) & items["unit_code"].isin(eligible)]
     return [
         {"period": period.code, "unit_code": unit, "indicator_code": indicator.code,
-         "item_type": indicator.item_type,
-         "item_id": str(item_id), "detail": detail}
+         "item_type": indicator.item_type, "item_id": str(item_id), "detail": detail}
         for unit, item_id, detail in failed[["unit_code", "item_id", "detail"]].itertuples(index=False)
     ]
 
@@ -192,10 +191,6 @@ def result_rows(period: Period, results: dict[str, dict[str, tuple[int, int]]],
     return rows
 
 
-def _local_naive(t: dt.datetime) -> dt.datetime:
-    return t if t.tzinfo is None else t.astimezone(dt.timezone(dt.timedelta(hours=7))).replace(tzinfo=None)
-
-
 def compute_period(engine: Engine, period: str, run_started_at: dt.datetime) -> dict:
     """Compute every indicator of `period` ('YYYY-MM') and replace its rows in the result tables.
 
@@ -211,18 +206,21 @@ def compute_period(engine: Engine, period: str, run_started_at: dt.datetime) -> 
     params = period_params(p)
     results: dict[str, dict[str, tuple[int, int]]] = {}
     violations: list[dict] = []
-    fetched: dict[str, pd.DataFrame] = {}
+    parents = {i.derived_from for i in cat.indicators if i.derived_from}
+    kept: dict[str, pd.DataFrame] = {}  # items of the indicators some duty derives from
     with _snapshot(engine) as conn:
         units = active_units(conn, p)
         for indicator in cat.indicators:
             if indicator.derived_from:
-                items = derive(indicator, fetched[indicator.derived_from])
+                items = derive(indicator, kept[indicator.derived_from])
             else:
-                items = fetched[indicator.code] = read_items(conn, indicator, params, cal, p)
+                items = read_items(conn, indicator, params, cal, p)
+                if indicator.code in parents:
+                    kept[indicator.code] = items
             results[indicator.code] = aggregate(indicator, items, units)
             violations.extend(failed_items(p, indicator, items, units))
     scores = unit_scores(cat, [*(u.code for u in units), PROVINCE_CODE], results)
-    score_table = score_rows(p, units, scores, _local_naive(run_started_at))
+    score_table = score_rows(p, units, scores, to_local_naive(run_started_at))
     with engine.begin() as conn:
         delete_period(conn, p.code)
         n_results = insert_rows(conn, ind_results, result_rows(p, results, scores))

@@ -79,7 +79,11 @@ def d2_2_online_receipt_8wh(frame: pd.DataFrame, cal: WorkingCalendar, period: P
             detail.append("no answer within 8 working hours")
         else:
             keep.append(True)
-            ok.append(cal.working_seconds_between(sub, first.to_pydatetime()) <= EIGHT_WORKING_HOURS)
+            first = first.to_pydatetime()
+            # an answer beyond the calendar's last day is certainly not within 8 working hours
+            in_time = first.date() <= cal.last_day and (
+                cal.working_seconds_between(sub, first) <= EIGHT_WORKING_HOURS)
+            ok.append(in_time)
             detail.append("first answer after 8 working hours")
     mask = pd.Series(keep, index=frame.index, dtype=bool)
     items = _items(frame, pd.Series(ok, index=frame.index, dtype=bool), pd.Series(detail, index=frame.index))

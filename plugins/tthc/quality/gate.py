@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc import config
+from tthc.extract.national import ITEM_UNREADABLE, TIME_UNREADABLE
 from tthc.quality.checks import SEVERITY_ORDER, Check, load_checks
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert
@@ -105,6 +106,27 @@ def _failing_keys(conn, check: Check, run_start: dt.datetime) -> list[str]:
     return [str(k) for k in conn.execute(sa.text(check.failing_keys_sql(run_start))).scalars()]
 
 
+# Checks the national extraction makes while reading a feed (a key or a time no format
+# reads cannot be seen in the staged tables afterwards): reported here per run.
+EXTRACTION_CHECKS = {
+    ITEM_UNREADABLE: ("warning", "national item without a usable key: quarantined, not staged"),
+    TIME_UNREADABLE: ("warning", "national time field no format reads: staged as NULL"),
+}
+
+
+def _extraction_outcomes(conn, run_key: str) -> list[CheckOutcome]:
+    q = wh.quality_quarantine
+    prefix = f"{run_key}#"
+    outcomes = []
+    for name, (severity, description) in EXTRACTION_CHECKS.items():
+        rows = conn.execute(sa.select(q.c.table_name, q.c.item_key)
+                            .where(q.c.check_name == name, q.c.item_key.startswith(prefix, autoescape=True))
+                            .order_by(q.c.table_name, q.c.item_key)).all()
+        samples = [f"{table}:{key.removeprefix(prefix)}" for table, key in rows[:SAMPLE_SIZE]]
+        outcomes.append(CheckOutcome(name, "national feeds", severity, description, not rows, len(rows), samples))
+    return outcomes
+
+
 def _row_count_outcome(conn, run_key: str, dag_id: str) -> CheckOutcome:
     """Night over night: a stream that loaded far fewer or more rows than its previous load."""
     limits = config.thresholds()
@@ -151,7 +173,8 @@ def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
         conn.execute(sa.delete(wh.quality_excluded_dossiers))
         for i in range(0, len(exclusion_rows), 5000):
             conn.execute(sa.insert(wh.quality_excluded_dossiers), exclusion_rows[i : i + 5000])
-        outcomes.append(_row_count_outcome(conn, f"{dag_id}/{period}", dag_id))
+        outcomes += _extraction_outcomes(conn, run_key)
+        outcomes.append(_row_count_outcome(conn, run_key, dag_id))
         status = max((o.severity for o in outcomes if not o.success), key=SEVERITY_ORDER.get, default="ok")
         result = GateResult(run_key, dag_id, period, run_started_at.isoformat(), status, outcomes, len(excluded))
         conn.execute(sa.delete(wh.quality_runs).where(wh.quality_runs.c.run_key == run_key))

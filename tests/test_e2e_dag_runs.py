@@ -1,0 +1,140 @@
+"""Real Airflow DAG runs end to end (dag.test()), on a generated province month.
+
+The replica and the national store are SQLite files filled by the generator; the national
+services are the real HTTP mock on loopback; the warehouse is SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from tthc.airflow_runner import run_dag
+from tthc.embedded import DEMO_TOKEN
+from tthc.periods import Period
+from tthc.sim.national_mock import BackgroundServer, create_app
+from tthc.warehouse import schema as wh
+
+PERIOD = Period("2025-09")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    """A small generated province: August and September 2025."""
+    from tthc.sim.generator import generate
+
+    root = tmp_path_factory.mktemp("province")
+    source, national = root / "tthc_source.db", root / "national.db"
+    generate(f"sqlite:///{source}", f"sqlite:///{national}", PERIOD.previous().first_day, PERIOD.next().first_day,
+             seed=7, dossiers_per_year=24_000)
+    return source, national
+
+
+@pytest.fixture
+def pipeline_env(province, airflow_db, tmp_path, monkeypatch):
+    """Connections and the output Variable as outputs.md names them, for one test."""
+    source, national = province
+    server = BackgroundServer(create_app(f"sqlite:///{national}", DEMO_TOKEN))
+    base_url = server.start()
+    port = base_url.rsplit(":", 1)[1]
+    out = tmp_path / "output"
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_SOURCE", f"sqlite:///{source}")
+    monkeypatch.setenv("AIRFLOW_CONN_NATIONAL_PORTAL", f"http://:{DEMO_TOKEN}@127.0.0.1:{port}")
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", "smtp://127.0.0.1:9")  # nothing listens: sends fail soft
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", str(out))
+
+    def use_warehouse(url: str) -> sa.Engine:
+        monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", url)
+        return sa.create_engine(url)
+
+    yield use_warehouse, out
+    server.stop()
+
+
+def _run_month() -> None:
+    run_dag("tthc_nightly", PERIOD.end)  # the month's last night
+    run_dag("tthc_monthly_scorecards", PERIOD.end, {"send": False})
+
+
+def _table_counts(engine: sa.Engine) -> dict[str, int]:
+    names = sa.inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        return {n: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{n}"')).scalar_one() for n in sorted(names)
+                if not n.startswith("raw_")}
+
+
+def _duplicate_keys(engine: sa.Engine) -> dict[str, int]:
+    """Rows sharing a natural key, per staged and result table (must be none)."""
+    from tthc.indicators.tables import metadata as results
+
+    dupes = {}
+    with engine.connect() as conn:
+        for table in [*wh.metadata.sorted_tables, *results.sorted_tables]:
+            keys = [c.name for c in table.primary_key.columns]
+            if not keys or table.name.startswith("raw_"):
+                continue
+            cols = ", ".join(f'"{k}"' for k in keys)
+            n = conn.execute(sa.text(f'SELECT COUNT(*) FROM (SELECT {cols} FROM "{table.name}" GROUP BY {cols} '
+                                     "HAVING COUNT(*) > 1) d")).scalar_one()
+            if n:
+                dupes[table.name] = n
+    return dupes
+
+
+def _assert_month_folder(folder, engine) -> None:
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert {"indicators.csv", "unit_scores.csv", "ranking.pdf", "ranking.xlsx", "quality.json",
+            "manifest.json"} <= names
+    scores = list(csv.DictReader(io.StringIO((folder / "unit_scores.csv").read_text(encoding="utf-8"))))
+    units = [r["unit_code"] for r in scores if r["unit_code"] != "H57"]
+    assert scores[-1]["unit_code"] == "H57" and scores[-1]["unit_name"] == "Thành phố Huế"
+    # one scorecard and one violations file per active unit, nothing else
+    assert sorted(n for n in names if n.startswith("scorecards/")) == sorted(f"scorecards/{u}.pdf" for u in units)
+    assert sorted(n for n in names if n.startswith("violations/")) == sorted(f"violations/{u}.csv" for u in units)
+    with engine.connect() as conn:
+        active = conn.execute(sa.text(
+            "SELECT unit_code FROM stg_units WHERE valid_from <= :last AND (valid_to IS NULL OR valid_to >= :first)"
+        ).bindparams(sa.bindparam("last", PERIOD.last_day, sa.Date), sa.bindparam("first", PERIOD.first_day, sa.Date))
+        ).scalars().all()
+    assert sorted(units) == sorted(active)
+    ranked = [r for r in scores if r["rank"]]
+    assert ranked, "no unit was ranked"
+    assert all(0 <= float(r["total"]) <= 100 for r in ranked)
+
+
+def test_month_end_to_end_on_sqlite_is_idempotent(pipeline_env, tmp_path):
+    use_warehouse, out = pipeline_env
+    engine = use_warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    _run_month()
+    folder = out / PERIOD.code
+    _assert_month_folder(folder, engine)
+    first = {p: (folder / p).read_bytes() for p in ("indicators.csv", "unit_scores.csv")}
+    first_violations = {p.name: p.read_bytes() for p in (folder / "violations").glob("*.csv")}
+    counts = _table_counts(engine)
+
+    run_dag("tthc_monthly_scorecards", PERIOD.end, {"send": False})  # the same period again
+
+    assert {p: (folder / p).read_bytes() for p in first} == first
+    assert {p.name: p.read_bytes() for p in (folder / "violations").glob("*.csv")} == first_violations
+    after = _table_counts(engine)
+    changed = {t: (counts[t], after[t]) for t in counts if counts[t] != after[t]}
+    # only bookkeeping of the extra run may grow (its load log); no data table gains rows
+    assert set(changed) <= {"etl_loads"}, changed
+    assert _duplicate_keys(engine) == {}
+    assert not list(out.glob(".*")), "temporary folders left behind"
+
+
+@pytest.mark.postgres
+def test_month_end_to_end_with_the_warehouse_on_postgresql(pipeline_env, pg_database, tmp_path):
+    use_warehouse, out = pipeline_env
+    engine = use_warehouse(pg_database)
+    _run_month()
+    folder = out / PERIOD.code
+    _assert_month_folder(folder, engine)
+    assert _duplicate_keys(engine) == {}
+    engine.dispose()

@@ -1,0 +1,280 @@
+"""Nightly extraction from the national services (issue 4): the real HTTP mock on loopback,
+every fault switch of sources.md §2 survived, into real SQLite and PostgreSQL warehouses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+import time
+from collections import Counter
+
+import pytest
+import requests
+import sqlalchemy as sa
+from national_server import running_national_mock, set_faults
+from tthc.extract.national import NationalClient, NationalUnavailable, feeds, load_feed
+from tthc.periods import to_local_naive
+from tthc.sim.generator import generate
+from tthc.sim.national_mock import Faults, MalformedItem, UpdateWhilePaging
+from tthc.warehouse import schema as wh
+from tthc.warehouse.db import engine_for_url
+
+TOKEN = "night-token"
+MARGIN = dt.timedelta(minutes=10)
+RUN_KEY = "tthc_nightly/2025-03-10"
+FEEDS = {f.name: f for f in feeds("H57")}
+# Store table and the item fields forming the record key, per feed.
+STORE = {
+    "ministry_decisions": ("national_ministry_decisions", ("decision_no",)),
+    "national_publications": ("national_publications", ("provincial_decision_no", "procedure_code")),
+    "synced_dossiers": ("national_synced_dossiers", ("MaHoSo",)),
+    "feedback": ("national_feedback", ("feedback_id",)),
+    "dossier_ratings": ("national_dossier_ratings", ("MaHoSo", "rated_at")),
+}
+
+
+@pytest.fixture(scope="module")
+def store_template(tmp_path_factory):
+    """Ten days of a small province's national records (publications span four 500-item pages)."""
+    folder = tmp_path_factory.mktemp("national")
+    nat = folder / "national.db"
+    generate(f"sqlite:///{folder / 'replica.db'}", f"sqlite:///{nat}", dt.date(2025, 3, 1), dt.date(2025, 3, 10),
+             seed=5, dossiers_per_year=20_000)
+    return nat
+
+
+@pytest.fixture
+def store(store_template, tmp_path):
+    path = tmp_path / "national.db"
+    shutil.copy(store_template, path)
+    return path
+
+
+@pytest.fixture
+def mock(store):
+    with running_national_mock(f"sqlite:///{store}", TOKEN) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def sqlite_warehouse(tmp_path):
+    engine = engine_for_url(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    wh.create_all(engine)
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}" if request.param == "sqlite" else \
+        request.getfixturevalue("pg_database")
+    engine = engine_for_url(url)
+    wh.create_all(engine)
+    return engine
+
+
+class StatusLog:
+    """Every HTTP status the client received (a requests response hook: observes, changes nothing)."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self.statuses: list[int] = []
+        session.hooks["response"].append(lambda resp, *a, **k: self.statuses.append(resp.status_code))
+
+
+def client(base_url: str, token: str = TOKEN, **kw) -> NationalClient:
+    return NationalClient(base_url, token, **{"backoff_seconds": 0.02, **kw})
+
+
+def now_local() -> dt.datetime:
+    return to_local_naive(dt.datetime.now(dt.UTC))
+
+
+def load(c: NationalClient, warehouse, name: str, started: dt.datetime | None = None):
+    return load_feed(c, warehouse, FEEDS[name], RUN_KEY, started or now_local(), MARGIN)
+
+
+def store_keys(store, name: str) -> set[tuple]:
+    table, key = STORE[name]
+    province = "" if name == "ministry_decisions" else " WHERE province = 'H57'"
+    with sqlite3.connect(store) as conn:
+        columns = ", ".join(f'"{k}"' for k in key)
+        rows = conn.execute(f"SELECT {columns} FROM {table}{province}").fetchall()
+    return {r for r in rows if all(v not in (None, "") for v in r)}
+
+
+def staged_keys(warehouse, name: str) -> list[tuple]:
+    table = FEEDS[name].table
+    with warehouse.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(*table.primary_key.columns)).all()]
+
+
+def watermark(warehouse, name: str):
+    with warehouse.connect() as conn:
+        return conn.execute(sa.select(wh.etl_watermarks.c.watermark)
+                            .where(wh.etl_watermarks.c.stream == f"national.{name}")).scalar_one_or_none()
+
+
+def quarantined(warehouse, check: str) -> list[tuple]:
+    q = wh.quality_quarantine
+    with warehouse.connect() as conn:
+        return conn.execute(sa.select(q.c.table_name, q.c.item_key, q.c.detail)
+                            .where(q.c.check_name == check)).all()
+
+
+def test_every_feed_stages_the_latest_version_of_every_record_and_reruns_add_nothing(store, mock, warehouse):
+    c = client(mock)
+    first = {name: load(c, warehouse, name) for name in FEEDS}
+    for name in FEEDS:
+        keys = staged_keys(warehouse, name)
+        assert len(keys) == len(set(keys)), name
+        if name == "dossier_ratings":  # rated_at is read as an instant: compare counts
+            assert len(keys) == len(store_keys(store, name))
+        else:
+            assert set(keys) == store_keys(store, name), name
+    assert first["synced_dossiers"].items > first["synced_dossiers"].staged  # older versions de-duplicated
+
+    with sqlite3.connect(store) as conn:  # the store's latest version per dossier, by instant
+        latest = dict(conn.execute(
+            "SELECT MaHoSo, CAST(TrangThaiHoSo AS INTEGER) FROM national_synced_dossiers s WHERE MaHoSo != '' "
+            "AND sort_ts = (SELECT MAX(sort_ts) FROM national_synced_dossiers t WHERE t.MaHoSo = s.MaHoSo)"))
+        styles = conn.execute("SELECT SUM(updated_at LIKE '%Z'), SUM(updated_at NOT LIKE '%+07:00' "
+                              "AND updated_at NOT LIKE '%Z') FROM national_synced_dossiers").fetchone()
+    with warehouse.connect() as conn:
+        staged = dict(conn.execute(sa.select(wh.stg_synced_dossiers.c.ma_ho_so,
+                                             wh.stg_synced_dossiers.c.trang_thai_ho_so)).all())
+        # updated_at and DongBoLuc are the same instant; `Z` and offset-less times must land equal.
+        mismatched = conn.execute(sa.select(sa.func.count()).select_from(wh.stg_synced_dossiers).where(
+            wh.stg_synced_dossiers.c.updated_at != wh.stg_synced_dossiers.c.dong_bo_luc)).scalar_one()
+    assert staged == latest
+    assert min(styles) > 0 and mismatched == 0
+
+    # A new version of a feedback record appears in the national store after the pass.
+    with sqlite3.connect(store) as conn:
+        fid, rating = conn.execute("SELECT feedback_id, rating FROM national_feedback ORDER BY row_id").fetchone()
+        moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        conn.execute(
+            "INSERT INTO national_feedback (province, feedback_id, unit_code, received_at, forwarded_at, "
+            "answered_at, published_at, rating, repeat_of, dossier_code, updated_at, sort_ts) "
+            "SELECT province, feedback_id, unit_code, received_at, forwarded_at, answered_at, published_at, "
+            "'dissatisfied', repeat_of, dossier_code, ?, ? FROM national_feedback WHERE feedback_id = ? LIMIT 1",
+            (moment.isoformat().replace("+00:00", "Z"), moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), fid))
+    counts = {name: len(staged_keys(warehouse, name)) for name in FEEDS}
+    second = {name: load(c, warehouse, name) for name in FEEDS}
+    assert second["feedback"].items == 1  # incremental: since = the first pass's start − margin
+    with warehouse.connect() as conn:
+        staged_feedback = conn.execute(sa.select(wh.stg_feedback.c.rating, wh.stg_feedback.c.updated_at)
+                                       .where(wh.stg_feedback.c.feedback_id == fid)).one()
+    assert rating != "dissatisfied" and staged_feedback.rating == "dissatisfied"
+    assert staged_feedback.updated_at == to_local_naive(moment).replace(microsecond=moment.microsecond)
+    for name in FEEDS:  # reruns add no duplicates
+        keys = staged_keys(warehouse, name)
+        assert len(keys) == len(set(keys)) == counts[name], name
+
+
+def test_429_with_retry_after_is_waited_out(mock, sqlite_warehouse):
+    set_faults(mock, TOKEN, Faults(rate_limited_requests=2, retry_after=1))
+    c = client(mock)
+    log = StatusLog(c.session)
+    started = time.monotonic()
+    result = load(c, sqlite_warehouse, "ministry_decisions")
+    assert time.monotonic() - started >= 2.0  # the server's Retry-After, not the 0.02 s backoff
+    assert log.statuses[:3] == [429, 429, 200]
+    assert result.staged == len(staged_keys(sqlite_warehouse, "ministry_decisions")) > 0
+
+
+def test_5xx_at_a_rate_is_retried_to_a_complete_load(store, mock, sqlite_warehouse):
+    set_faults(mock, TOKEN, Faults(error_rate=0.4, error_seed=3))
+    c = client(mock, max_retries=8)
+    log = StatusLog(c.session)
+    load(c, sqlite_warehouse, "national_publications")
+    assert {s for s in log.statuses if s >= 500} and log.statuses.count(200) == 5  # probe + 4 pages
+    assert set(staged_keys(sqlite_warehouse, "national_publications")) == store_keys(store, "national_publications")
+
+
+def test_slow_answers_are_waited_for_and_a_timeout_is_a_clear_failure(mock, sqlite_warehouse):
+    set_faults(mock, TOKEN, Faults(latency=0.3))
+    started = time.monotonic()
+    result = load(client(mock), sqlite_warehouse, "feedback")
+    assert time.monotonic() - started >= 0.6 and result.staged > 0  # probe + one page, each 0.3 s late
+    before = watermark(sqlite_warehouse, "feedback")
+    with pytest.raises(NationalUnavailable, match=r"feedback page 1 failed after 2 attempts \(last: ReadTimeout\)"):
+        load(client(mock, timeout=0.1, max_retries=1), sqlite_warehouse, "feedback")
+    assert watermark(sqlite_warehouse, "feedback") == before
+
+
+@pytest.mark.parametrize("kind", ["not_object", "missing_key", "wrong_type"])
+def test_a_malformed_item_is_quarantined_and_the_rest_staged(store, mock, sqlite_warehouse, kind):
+    set_faults(mock, TOKEN, Faults(malformed=MalformedItem(page=2, kind=kind, index=7,
+                                                           endpoint="national-publications")))
+    result = load(client(mock), sqlite_warehouse, "national_publications")
+    expected, staged = store_keys(store, "national_publications"), set(staged_keys(sqlite_warehouse,
+                                                                                   "national_publications"))
+    if kind == "wrong_type":  # key intact, updated_at a number: staged with NULL and reported
+        assert staged == expected and not result.unreadable
+        [(table, key, detail)] = quarantined(sqlite_warehouse, "national_time_unreadable")
+        assert table == "national.national_publications" and key.startswith(f"{RUN_KEY}#")
+        assert detail.startswith("unreadable time: updated_at=")
+        return
+    [(table, key, detail)] = quarantined(sqlite_warehouse, "national_item_unreadable")
+    assert (table, key) == ("national.national_publications", f"{RUN_KEY}#{500 + 7}")
+    assert len(result.unreadable) == 1 and len(expected - staged) <= 1 and staged <= expected
+    assert result.staged == len(staged) == result.items - 1  # one record per key, one item spoilt
+
+
+@pytest.mark.parametrize("mode", ["new_version", "in_place"])
+def test_records_updated_while_paging_are_not_lost(store, mock, sqlite_warehouse, mode):
+    set_faults(mock, TOKEN, Faults(update_while_paging=UpdateWhilePaging(
+        after_page=2, count=5, mode=mode, endpoint="national-publications")))
+    c = client(mock)
+    expected = store_keys(store, "national_publications")
+    first = load(c, sqlite_warehouse, "national_publications")
+    # Read last page first: the records moved to the end were read already; none is skipped.
+    assert set(staged_keys(sqlite_warehouse, "national_publications")) == expected
+    load(c, sqlite_warehouse, "national_publications")  # the next night brings the moved versions
+    with sqlite3.connect(store) as conn:
+        bumped = conn.execute("SELECT COUNT(*) FROM national_publications WHERE sort_ts >= ?",
+                              ((dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H"),)
+                              ).fetchone()[0]
+    with sqlite_warehouse.connect() as conn:
+        recent = conn.execute(sa.select(sa.func.count()).select_from(wh.stg_national_publications).where(
+            wh.stg_national_publications.c.updated_at >= now_local() - dt.timedelta(minutes=5))).scalar_one()
+    assert bumped == recent == 5 and first.items >= len(expected)
+    assert set(staged_keys(sqlite_warehouse, "national_publications")) == expected
+
+
+def test_a_refused_token_stops_the_feed_with_a_clear_message_and_commits_nothing(mock, warehouse):
+    c = client(mock)
+    load(c, warehouse, "feedback")
+    before = (watermark(warehouse, "feedback"), staged_keys(warehouse, "feedback"))
+    with pytest.raises(NationalUnavailable, match=r"refused the token \(401\).*connection 'national_portal'"):
+        load(client(mock, token="wrong"), warehouse, "feedback", now_local() + dt.timedelta(hours=1))
+    set_faults(mock, TOKEN, Faults(token_rotated=True))
+    with pytest.raises(NationalUnavailable, match=r"refused the token \(401\)"):
+        load(c, warehouse, "feedback", now_local() + dt.timedelta(hours=1))
+    assert (watermark(warehouse, "feedback"), staged_keys(warehouse, "feedback")) == before
+
+
+def test_a_service_down_mid_pass_commits_nothing_and_the_next_run_catches_up(store, mock, warehouse):
+    # Seed 17 answers the probe and two pages, then fails: the pass breaks half read.
+    set_faults(mock, TOKEN, Faults(error_rate=0.5, error_seed=17))
+    c = client(mock, max_retries=0)
+    log = StatusLog(c.session)
+    with pytest.raises(NationalUnavailable, match=r"national-publications page \d failed after 1 attempts "
+                                                  r"\(last: HTTP 50[023]\)"):
+        load(c, warehouse, "national_publications")
+    assert log.statuses.count(200) == 3  # two pages was read before the failure
+    assert watermark(warehouse, "national_publications") is None
+    assert staged_keys(warehouse, "national_publications") == []
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.etl_loads)).scalar_one() == 0
+
+    set_faults(mock, TOKEN, Faults())
+    load(client(mock), warehouse, "national_publications")
+    assert set(staged_keys(warehouse, "national_publications")) == store_keys(store, "national_publications")
+
+
+def test_a_service_that_does_not_answer_at_all_fails_after_its_retries(sqlite_warehouse):
+    with pytest.raises(NationalUnavailable, match=r"failed after 3 attempts \(last: ConnectionError\)"):
+        load(client("http://127.0.0.1:9", max_retries=2), sqlite_warehouse, "feedback")
+    assert watermark(sqlite_warehouse, "feedback") is None
+    assert Counter(k for k, *_ in quarantined(sqlite_warehouse, "national_item_unreadable")) == Counter()

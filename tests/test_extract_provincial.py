@@ -1,0 +1,197 @@
+"""Nightly extraction from the provincial replica (issue 4) into real SQLite and PostgreSQL
+warehouses: changes picked up, reruns idempotent, a source that is down fails cleanly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+from tthc.extract.provincial import TABLE_ORDER, SourceUnavailable, extract_all
+from tthc.sim.generator import generate
+from tthc.warehouse import schema as wh
+from tthc.warehouse.db import engine_for_url
+
+FIRST_DAY, LAST_DAY = dt.date(2025, 3, 1), dt.date(2025, 3, 10)
+NIGHT_1 = dt.datetime(2025, 3, 11)  # the replica is generated as seen at 00:00 after LAST_DAY
+NIGHT_2 = NIGHT_1 + dt.timedelta(days=1)
+NIGHT_3 = NIGHT_2 + dt.timedelta(days=1)
+OVERLAP = dt.timedelta(minutes=60)
+
+
+@pytest.fixture(scope="module")
+def replica_template(tmp_path_factory):
+    """Ten days of a small province (default dirt included); tests work on copies."""
+    folder = tmp_path_factory.mktemp("replica")
+    src = folder / "replica.db"
+    generate(f"sqlite:///{src}", f"sqlite:///{folder / 'national.db'}", FIRST_DAY, LAST_DAY, seed=11,
+             dossiers_per_year=20_000)
+    return src
+
+
+@pytest.fixture
+def replica(replica_template, tmp_path):
+    path = tmp_path / "replica.db"
+    shutil.copy(replica_template, path)
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return request.getfixturevalue("pg_database")
+
+
+def source_counts(path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLE_ORDER}
+
+
+def staged_counts(warehouse) -> dict[str, int]:
+    """Rows and distinct primary keys of every staged provincial table (they must be equal)."""
+    out = {}
+    with warehouse.connect() as conn:
+        for name, table in wh.PROVINCIAL_STAGED.items():
+            rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            keys = conn.execute(sa.select(sa.func.count()).select_from(
+                sa.select(*table.primary_key.columns).distinct().subquery())).scalar_one()
+            assert rows == keys, f"{table.name}: {rows} rows but {keys} distinct keys"
+            out[name] = rows
+    return out
+
+
+def watermarks(warehouse) -> dict[str, dt.datetime]:
+    with warehouse.connect() as conn:
+        return dict(conn.execute(sa.select(wh.etl_watermarks.c.stream, wh.etl_watermarks.c.watermark)).all())
+
+
+def run(source_url: str, warehouse, night: dt.datetime):
+    return extract_all(engine_for_url(source_url), warehouse, f"tthc_nightly/{(night - dt.timedelta(days=1)):%Y-%m-%d}",
+                       night, OVERLAP)
+
+
+def test_first_load_stages_every_row_with_contract_types(replica, warehouse_url):
+    warehouse = engine_for_url(warehouse_url)
+    loads = run(f"sqlite:///{replica}", warehouse, NIGHT_1)
+    assert staged_counts(warehouse) == source_counts(replica)
+    assert {load.stream: load.rows for load in loads} == {f"tthc_source.{t}": n
+                                                          for t, n in source_counts(replica).items()}
+    assert set(watermarks(warehouse).values()) == {NIGHT_1}
+    with warehouse.connect() as conn:
+        row = conn.execute(sa.select(wh.stg_dossiers).where(wh.stg_dossiers.c.received_at.is_not(None))
+                           .limit(1)).mappings().one()
+        proc = conn.execute(sa.select(wh.stg_procedures).limit(1)).mappings().one()
+    # SQLite hands the replica's values over as text and 0/1; staged they are the contract's types.
+    assert isinstance(row["received_at"], dt.datetime) and isinstance(row["updated_at"], dt.datetime)
+    assert isinstance(row["inputs_digitized"], bool) and isinstance(proc["has_fee"], bool)
+
+
+def test_changes_after_the_first_run_are_picked_up_and_reruns_add_no_duplicates(replica, warehouse_url):
+    warehouse = engine_for_url(warehouse_url)
+    source_url = f"sqlite:///{replica}"
+    run(source_url, warehouse, NIGHT_1)
+    first = staged_counts(warehouse)
+    run(source_url, warehouse, NIGHT_1)  # a rerun of the same night
+    assert staged_counts(warehouse) == first
+
+    with sqlite3.connect(replica) as conn:
+        code, status = conn.execute("SELECT dossier_code, status FROM dossiers WHERE status = 4 "
+                                    "ORDER BY dossier_code LIMIT 1").fetchone()
+        # During the day: the dossier gets its result, an event is appended, a payment fails ...
+        conn.execute("UPDATE dossiers SET status = 9, completed_at = '2025-03-11 10:00:00', "
+                     "updated_at = '2025-03-11 10:00:05' WHERE dossier_code = ?", (code,))
+        next_event = conn.execute("SELECT MAX(event_id) + 1 FROM dossier_events").fetchone()[0]
+        conn.execute("INSERT INTO dossier_events VALUES (?, ?, 'completed', '2025-03-11 10:00:00', "
+                     "'000.00.10.H57', '2025-03-11 10:00:05')", (next_event, code))
+        payment = conn.execute("SELECT payment_id FROM payments ORDER BY payment_id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE payments SET status = 'refunded', updated_at = '2025-03-11 11:00:00' "
+                     "WHERE payment_id = ?", (payment,))
+        # ... and a row committed late, stamped before last night's cut-off, still arrives (overlap).
+        late = conn.execute("SELECT apology_id FROM apologies ORDER BY apology_id DESC LIMIT 1").fetchone()[0]
+        conn.execute("INSERT INTO apologies SELECT apology_id + 1000, dossier_code, issued_at, new_due_at, "
+                     "'2025-03-10 23:30:00' FROM apologies WHERE apology_id = ?", (late,))
+
+    loads = {load.stream: load.rows for load in run(source_url, warehouse, NIGHT_2)}
+    second = staged_counts(warehouse)
+    assert second == {**first, "dossier_events": first["dossier_events"] + 1, "apologies": first["apologies"] + 1}
+    assert second == source_counts(replica)
+    # Incremental: the night reads the day's changes and the overlap, not the whole replica.
+    assert 1 <= loads["tthc_source.dossiers"] < first["dossiers"] / 2
+    with warehouse.connect() as conn:
+        staged = conn.execute(sa.select(wh.stg_dossiers.c.status, wh.stg_dossiers.c.completed_at)
+                              .where(wh.stg_dossiers.c.dossier_code == code)).one()
+        paid = conn.execute(sa.select(wh.stg_payments.c.status)
+                            .where(wh.stg_payments.c.payment_id == payment)).scalar_one()
+        event = conn.execute(sa.select(wh.stg_dossier_events.c.event_type)
+                             .where(wh.stg_dossier_events.c.event_id == next_event)).scalar_one()
+    assert (status, staged) == (4, (9, dt.datetime(2025, 3, 11, 10, 0)))
+    assert (paid, event) == ("refunded", "completed")
+    assert set(watermarks(warehouse).values()) == {NIGHT_2}
+
+    run(source_url, warehouse, NIGHT_2)  # rerun of night 2: nothing new, nothing doubled
+    assert staged_counts(warehouse) == second
+
+
+def test_unreachable_replica_fails_clearly_and_commits_nothing(warehouse_url, tmp_path):
+    warehouse = engine_for_url(warehouse_url)
+    bad_pg = "postgresql+psycopg2://postgres@127.0.0.1:5432/tthc_no_such_replica"
+    with pytest.raises(SourceUnavailable, match=r"tthc_source: cannot read table 'units': OperationalError"):
+        run(bad_pg, warehouse, NIGHT_1)
+    missing_file = f"sqlite:///{tmp_path / 'no_such_dir' / 'replica.db'}"
+    with pytest.raises(SourceUnavailable, match=r"tthc_source: cannot read table 'units'"):
+        run(missing_file, warehouse, NIGHT_1)
+    assert watermarks(warehouse) == {}
+    assert set(staged_counts(warehouse).values()) == {0}
+
+
+def test_a_table_down_keeps_its_watermark_and_the_next_run_catches_up(replica, warehouse_url):
+    warehouse = engine_for_url(warehouse_url)
+    source_url = f"sqlite:///{replica}"
+    run(source_url, warehouse, NIGHT_1)
+    with sqlite3.connect(replica) as conn:
+        conn.execute("UPDATE dossiers SET status = 10, updated_at = '2025-03-11 09:00:00' "
+                     "WHERE dossier_code = (SELECT MIN(dossier_code) FROM dossiers WHERE status = 9)")
+        conn.execute("INSERT INTO payments SELECT 'TT-NEW-1', dossier_code, amount_vnd, method, gateway, status, "
+                     "paid_at, '2025-03-11 09:30:00' FROM payments ORDER BY payment_id LIMIT 1")
+        conn.execute("ALTER TABLE payments RENAME TO payments_offline")  # the replica loses a table
+    before = staged_counts(warehouse)
+    with pytest.raises(SourceUnavailable, match=r"cannot read table 'payments'.*no such table"):
+        run(source_url, warehouse, NIGHT_2)
+    marks = watermarks(warehouse)
+    # One transaction per table: the tables read before it are in; payments and after are untouched.
+    assert marks["tthc_source.payments"] == marks["tthc_source.procedure_announcements"] == NIGHT_1
+    assert marks["tthc_source.dossiers"] == NIGHT_2
+    assert staged_counts(warehouse)["payments"] == before["payments"]
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.RAW["payments"])).scalar_one() == \
+            before["payments"]  # the failed load's raw batch was rolled back with it
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.etl_loads)
+                            .where(wh.etl_loads.c.stream == "tthc_source.payments")).scalar_one() == 1
+
+    with sqlite3.connect(replica) as conn:
+        conn.execute("ALTER TABLE payments_offline RENAME TO payments")
+    run(source_url, warehouse, NIGHT_3)
+    assert staged_counts(warehouse) == source_counts(replica)
+    assert set(watermarks(warehouse).values()) == {NIGHT_3}
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(wh.stg_payments.c.payment_id)
+                            .where(wh.stg_payments.c.payment_id == "TT-NEW-1")).scalar_one() == "TT-NEW-1"
+
+
+def test_rows_dated_after_the_cut_off_are_staged_for_the_gate(replica, warehouse_url):
+    """A wrong clock in the replica must not hide a dossier: it is staged (the quality gate
+    removes it from the populations) and read again each night, never lost."""
+    warehouse = engine_for_url(warehouse_url)
+    with sqlite3.connect(replica) as conn:
+        code = conn.execute("SELECT MIN(dossier_code) FROM dossiers").fetchone()[0]
+        conn.execute("UPDATE dossiers SET updated_at = '2031-01-01 00:00:00' WHERE dossier_code = ?", (code,))
+    run(f"sqlite:///{replica}", warehouse, NIGHT_1)
+    run(f"sqlite:///{replica}", warehouse, NIGHT_2)
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(wh.stg_dossiers.c.updated_at)
+                            .where(wh.stg_dossiers.c.dossier_code == code)).scalar_one() == dt.datetime(2031, 1, 1)
+    assert watermarks(warehouse)["tthc_source.dossiers"] == NIGHT_2  # the watermark stops at the cut-off
+    assert staged_counts(warehouse) == source_counts(replica)
