@@ -32,8 +32,10 @@ COPY --chown=airflow:0 include /opt/tthc/include
 COPY --chown=airflow:0 config /opt/tthc/config
 RUN pip install --no-cache-dir --no-deps -e /opt/tthc
 
-# Mount points of the named volumes, created here so that the volumes start owned by airflow.
-RUN mkdir -p /opt/airflow/output /opt/airflow/auth
+# Mount points of the named volumes, created here so that the volumes start owned by airflow
+# and writable by group 0, as the image expects when run with another AIRFLOW_UID.
+RUN mkdir -p /opt/airflow/output /opt/airflow/auth \
+ && chmod g+rwx /opt/airflow/output /opt/airflow/auth
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/tthc/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/tthc/plugins \

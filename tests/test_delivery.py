@@ -160,7 +160,7 @@ def test_a_rerun_sends_nothing_new_and_resend_sends_again(month, smtp):
 def test_large_scorecards_are_split_into_numbered_parts_under_the_limit(month, smtp, tmp_path, monkeypatch):
     engine, folder = month
     endpoint, inbox = smtp
-    limit_mb = 0.09
+    limit_mb = 0.11
     use_config(tmp_path / "small", monkeypatch, max_mb=limit_mb)
     limit = limit_mb * 1024 * 1024
     attached = sum((folder / name).stat().st_size for name in (*SCORECARDS, "ranking.pdf", "ranking.xlsx"))
@@ -300,4 +300,30 @@ def test_delivery_on_postgresql_is_exactly_once(built, tmp_path, monkeypatch, pg
     assert ledger(engine) == [("office/1of1", "sent")]
     mark_critical(engine)
     assert deliver_month(engine, folder, PERIOD, endpoint, send_mail=True)["status"] == "blocked"
-    assert len(to_office(inbox)) == 1 and len(to_engineers(inbox)) == 1
+    assert len(to_office(inbox)) == 1
+    assert len([m for m in to_engineers(inbox) if "NOT sent" in m["Subject"]]) == 1
+
+
+def test_a_rerun_split_differently_does_not_send_the_office_again(month, smtp, tmp_path, monkeypatch):
+    engine, folder = month
+    endpoint, inbox = smtp
+    use_config(tmp_path / "small", monkeypatch, max_mb=0.11)
+    deliver_month(engine, folder, PERIOD, endpoint, send_mail=True)
+    parts = len(inbox.messages)
+    assert parts >= 2
+    use_config(tmp_path / "large", monkeypatch)  # the rerun's month fits in one message
+    outcome = deliver_month(engine, folder, PERIOD, endpoint, send_mail=True)
+    assert outcome["already_sent"] == ["office/1of1"] and outcome["sent"] == []
+    assert len(inbox.messages) == parts
+
+
+def test_an_earlier_split_sent_in_part_is_not_guessed_at(month, smtp):
+    engine, folder = month
+    endpoint, inbox = smtp
+    with engine.begin() as conn:  # part 1 of 2 went out, part 2 failed; the month now fits in one
+        conn.execute(sa.insert(wh.delivery_ledger), [
+            {"period": PERIOD, "recipient": "office/1of2", "content_hash": "a", "status": "sent"},
+            {"period": PERIOD, "recipient": "office/2of2", "content_hash": "b", "status": "failed"}])
+    outcome = deliver_month(engine, folder, PERIOD, endpoint, send_mail=True)
+    assert outcome["status"] == "uncertain" and outcome["uncertain"] == ["office/1of1"]
+    assert to_office(inbox) == [] and len(to_engineers(inbox)) == 1

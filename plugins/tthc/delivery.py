@@ -16,6 +16,7 @@ import io
 import logging
 import zipfile
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,10 +178,33 @@ def _mark(engine: Engine, period: str, msg: Message, status: str, detail: str = 
         _upsert(conn, _ledger_values(period, msg, status, detail))
 
 
-def _lock_ledger(conn, period: str, key: str) -> None:
-    """Serialise claims on one (period, recipient) between concurrent runs (a backfill and the schedule)."""
+def _other_split_state(conn, period: str, key: str) -> str | None:
+    """The office's parts as an earlier run split them, when that split differs from `key`'s.
+
+    Rerun PDFs differ by a few bytes, which can change the number of parts: 'sent' when
+    every part of an earlier split went out, 'sending' (not known) when only some did.
+    """
+    if not key.startswith("office/"):
+        return None
+    total = key.rsplit("of", 1)[1]
+    d = wh.delivery_ledger.c
+    parts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for recipient, status in conn.execute(sa.select(d.recipient, d.status).where(
+            d.period == period, d.recipient.like("office/%"))):
+        part, n = recipient.removeprefix("office/").split("of")
+        if n != total:
+            parts[n][part].add(status)
+    if any(all("sent" in split[str(i)] for i in range(1, int(n) + 1)) for n, split in parts.items()):
+        return "sent"
+    if any(states & {"sent", "sending"} for split in parts.values() for states in split.values()):
+        return "sending"
+    return None
+
+
+def _lock_ledger(conn, period: str) -> None:
+    """Serialise the period's claims between concurrent runs (a backfill and the schedule)."""
     if conn.dialect.name == "postgresql":
-        lock_id = int.from_bytes(hashlib.sha256(f"{period}/{key}".encode()).digest()[:8], "big", signed=True)
+        lock_id = int.from_bytes(hashlib.sha256(f"delivery/{period}".encode()).digest()[:8], "big", signed=True)
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
     elif not conn.connection.driver_connection.in_transaction:
         # SQLite: take the write lock before reading, so that two claims cannot both read "no row"
@@ -193,8 +217,10 @@ def _claim(engine: Engine, period: str, msg: Message, resend: bool) -> str | Non
     Read and write happen under one lock, so a message is claimed by one run only.
     """
     with engine.begin() as conn:
-        _lock_ledger(conn, period, msg.recipient_key)
+        _lock_ledger(conn, period)
         state = _ledger_state(conn, period, msg.recipient_key)
+        if state != "sent":
+            state = _other_split_state(conn, period, msg.recipient_key) or state
         if state in ("sent", "sending") and not resend:
             return state
         _upsert(conn, _ledger_values(period, msg, "sending"))
@@ -207,9 +233,11 @@ def ledger_rows(engine: Engine, period: str) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(d.recipient, d.status, d.attempted_at, d.sent_at)
                             .where(d.period == period).order_by(d.recipient, d.attempted_at)).mappings().all()
-    return [{"recipient": r["recipient"], "status": r["status"],
-             "at": (r["sent_at"] or r["attempted_at"]).isoformat() if (r["sent_at"] or r["attempted_at"]) else None}
-            for r in rows]
+    out = []
+    for r in rows:
+        when = r["sent_at"] or r["attempted_at"]
+        out.append({"recipient": r["recipient"], "status": r["status"], "at": when.isoformat() if when else None})
+    return out
 
 
 def _alert_engineers(engine: Engine, smtp: SmtpEndpoint | None, key: str, subject: str, text: str) -> bool:
@@ -280,7 +308,8 @@ def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | No
     if uncertain:
         _alert_engineers(engine, smtp, f"delivery_uncertain/{period}/{'+'.join(uncertain)}",
                          f"[tthc-scorecards] {period}: delivery state unknown for {', '.join(uncertain)}",
-                         "A previous attempt stopped between 'sending' and 'sent'. Check the mail server's log; "
+                         "A previous attempt stopped between 'sending' and 'sent', or sent only some parts of "
+                         "an earlier split of the month. Check the mail server's log; "
                          "rerun with resend=true only if the office did not receive it.")
     log.info("delivery %s: sent %s, already sent %s, uncertain %s", period, sent, skipped, uncertain)
     return {"status": "sent" if not uncertain else "uncertain", "sent": sent, "already_sent": skipped,

@@ -193,7 +193,7 @@ def write_manifest(folder: Path, period: str, built_at: dt.datetime, watermarks:
         "files": [{"path": p.relative_to(folder).as_posix(), "sha256": _sha256(p), "size": p.stat().st_size}
                   for p in files],
     }
-    tmp = folder / f".{MANIFEST}.tmp"
+    tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"  # own name: two writers must not share one
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, folder / MANIFEST)
     return folder / MANIFEST

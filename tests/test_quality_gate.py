@@ -1,0 +1,192 @@
+"""The quality gate (issue 4): every kind of dirty data the generator plants is caught by a
+Great Expectations check with its severity, quarantined, and — for the population-removing
+checks — excluded; the data engineers get one alert per check and period over real SMTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+from national_server import running_national_mock
+from tthc import config
+from tthc.alerts import alert_quality
+from tthc.connections import SmtpEndpoint
+from tthc.extract.national import NationalClient, feeds, load_feed
+from tthc.extract.provincial import extract_all
+from tthc.periods import to_local_naive
+from tthc.quality.checks import load_checks
+from tthc.quality.gate import month_status, run_gate
+from tthc.sim.generator import UNKNOWN_PROCEDURE, UNKNOWN_UNIT, generate
+from tthc.sim.settings import DIRTY_KINDS, load_generator_config
+from tthc.warehouse import schema as wh
+from tthc.warehouse.db import engine_for_url
+
+TOKEN = "gate-token"
+DAG, PERIOD = "tthc_nightly", "2025-03-10"
+RUN_START = dt.datetime(2025, 3, 11, 1, 0)
+MALFORMED = ("2025-13-45", "20251399999999", "not available", "04/03/2025 09:15")
+# Each kind of dirty data and the check that catches it. The two valid time styles are not
+# errors: they are normalised (tested below, and in test_extract_national.py).
+CAUGHT_BY = {
+    "out_of_order_timestamps": "dossier_received_before_submitted",
+    "due_before_received": "dossier_due_before_received",
+    "unknown_unit_code": "dossier_unknown_unit",
+    "unknown_procedure_code": "dossier_unknown_procedure",
+    "null_required": "dossier_status_null",
+    "future_timestamp": "dossier_future_time",
+    "duplicate_event": "event_duplicate",
+    "malformed_feed_time": "national_time_unreadable",
+    "empty_feed_key": "national_item_unreadable",
+}
+NORMALISED = {"utc_z_time", "local_time_without_offset"}
+SEVERITY = {c.name: c.severity for c in load_checks()} | {
+    "national_time_unreadable": "warning", "national_item_unreadable": "warning"}
+
+
+@pytest.fixture(scope="module")
+def dirty_province(tmp_path_factory):
+    """Ten days of a small province with every dirty-data rate raised to a few percent."""
+    assert set(CAUGHT_BY) | NORMALISED == set(DIRTY_KINDS)
+    rates = load_generator_config()
+    rates = rates.model_copy(update={"dirty": {k: (v if k in NORMALISED else 0.03) for k, v in rates.dirty.items()}})
+    folder = tmp_path_factory.mktemp("dirty")
+    summary = generate(f"sqlite:///{folder / 'replica.db'}", f"sqlite:///{folder / 'national.db'}",
+                       dt.date(2025, 3, 1), dt.date(2025, 3, 10), seed=21, dossiers_per_year=20_000, rates=rates)
+    assert all(summary.dirty[k] > 0 for k in CAUGHT_BY), summary.dirty
+    return folder, summary
+
+
+@pytest.fixture
+def province(dirty_province, tmp_path):
+    folder, summary = dirty_province
+    for name in ("replica.db", "national.db"):
+        shutil.copy(folder / name, tmp_path / name)
+    return tmp_path / "replica.db", tmp_path / "national.db", summary
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return request.getfixturevalue("pg_database")
+
+
+def night(replica, store, warehouse_url: str):
+    """Extraction of both sources, then the gate, as the nightly DAG chains them."""
+    warehouse = engine_for_url(warehouse_url)
+    run_key = f"{DAG}/{PERIOD}"
+    extract_all(engine_for_url(f"sqlite:///{replica}"), warehouse, run_key, dt.datetime(2025, 3, 11),
+                dt.timedelta(minutes=60))
+    with running_national_mock(f"sqlite:///{store}", TOKEN) as base_url:
+        client = NationalClient(base_url, TOKEN, backoff_seconds=0.02)
+        started = to_local_naive(dt.datetime.now(dt.UTC))
+        for feed in feeds("H57"):
+            load_feed(client, warehouse, feed, run_key, started, dt.timedelta(minutes=10))
+    return warehouse, run_gate(warehouse, warehouse_url, DAG, PERIOD, RUN_START)
+
+
+def replica_keys(replica, where: str) -> set[str]:
+    with sqlite3.connect(replica) as conn:
+        return {r[0] for r in conn.execute(f"SELECT dossier_code FROM dossiers WHERE {where}")}
+
+
+def quarantine(warehouse) -> dict[str, dict[str, str]]:
+    """check -> item key (without the run prefix) -> severity."""
+    q, out = wh.quality_quarantine, {}
+    with warehouse.connect() as conn:
+        for check, key, severity in conn.execute(sa.select(q.c.check_name, q.c.item_key, q.c.severity)):
+            out.setdefault(check, {})[key.removeprefix(f"{DAG}/{PERIOD}#")] = severity
+    return out
+
+
+def test_each_dirty_kind_is_caught_with_its_severity_quarantined_and_excluded(province, warehouse_url):
+    replica, store, summary = province
+    warehouse, result = night(replica, store, warehouse_url)
+    caught = quarantine(warehouse)
+    outcomes = {o.name: o for o in result.outcomes}
+    with sqlite3.connect(store) as conn:
+        malformed_keys = {r[0] for r in conn.execute(
+            f"SELECT MaHoSo FROM national_synced_dossiers WHERE MaHoSo != '' AND (NgayTiepNhan IN {MALFORMED} "
+            f"OR NgayHenTra IN {MALFORMED})")}
+        empty_keys = conn.execute("SELECT COUNT(*) FROM national_synced_dossiers WHERE MaHoSo = ''").fetchone()[0]
+    planted = {  # the planted rows, found in the sources independently of the checks' SQL
+        "out_of_order_timestamps": replica_keys(replica, "received_at < submitted_at"),
+        "due_before_received": replica_keys(replica, "due_at < received_at"),
+        "unknown_unit_code": replica_keys(replica, f"unit_code = '{UNKNOWN_UNIT}'"),
+        "unknown_procedure_code": replica_keys(replica, f"procedure_code = '{UNKNOWN_PROCEDURE}'"),
+        "null_required": replica_keys(replica, "status IS NULL"),
+        "future_timestamp": replica_keys(replica, f"updated_at > '{RUN_START}'"),
+        "malformed_feed_time": {f"national.synced_dossiers:{k}" for k in malformed_keys},
+    }
+    for kind, check in CAUGHT_BY.items():
+        outcome = outcomes[check]
+        assert not outcome.success and outcome.severity == SEVERITY[check], kind
+        assert set(caught[check].values()) == {SEVERITY[check]}, kind
+        assert outcome.unexpected_count == len(caught[check]) > 0, kind
+        if kind in planted and kind != "malformed_feed_time":
+            assert set(caught[check]) == planted[kind], kind
+    assert {f"national.synced_dossiers:{k}" for k in caught["national_time_unreadable"]} == \
+        planted["malformed_feed_time"]
+    assert len(caught["event_duplicate"]) == summary.dirty["duplicate_event"]
+    assert len(caught["national_item_unreadable"]) == empty_keys == summary.dirty["empty_feed_key"]
+
+    # Population-removing checks fill quality_excluded_dossiers, and only they do.
+    with warehouse.connect() as conn:
+        excluded = conn.execute(sa.select(wh.quality_excluded_dossiers.c.dossier_code,
+                                          wh.quality_excluded_dossiers.c.check_name)).all()
+    removing = {c.name for c in load_checks() if c.excludes_dossier}
+    assert {check for _, check in excluded} <= removing
+    assert {code for code, _ in excluded} == set().union(*(caught.get(c, {}) for c in removing))
+    for kind in ("out_of_order_timestamps", "due_before_received", "unknown_unit_code", "unknown_procedure_code",
+                 "null_required", "future_timestamp"):
+        assert planted[kind] <= {code for code, _ in excluded}, kind
+    assert result.excluded_dossiers == len({code for code, _ in excluded})
+
+    # The valid time styles are normalised: updated_at and DongBoLuc are the same instant.
+    with warehouse.connect() as conn:
+        s = wh.stg_synced_dossiers
+        assert conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.updated_at != s.c.dong_bo_luc)
+                            ).scalar_one() == 0
+    assert result.status == "warning" and month_status(warehouse, "2025-03") == ("warning", [])
+
+
+def test_engineers_get_one_alert_per_check_and_period_without_personal_data(province, warehouse_url,
+                                                                            smtp_server):
+    replica, store, _ = province
+    host, port, inbox = smtp_server
+    smtp = SmtpEndpoint(host, port, None, None, False)
+    warehouse, result = night(replica, store, warehouse_url)
+    alerted = alert_quality(warehouse, result, smtp)
+    failed = [o for o in result.failed if o.severity != "info"]
+    assert sorted(alerted) == sorted(o.name for o in failed) and len(inbox.messages) == 1
+    message = inbox.messages[0]
+    engineers = config.recipients().data_engineers
+    assert message["To"] == ", ".join(engineers) and message["X-Envelope-To"] == ", ".join(engineers)
+    assert PERIOD in message["Subject"] and "WARNING" in message["Subject"]
+    body = message.get_content()
+    for o in failed:
+        assert f"{o.name} on {o.table}: {o.unexpected_count} row(s)" in body
+        assert all(sample in body for sample in o.sample_ids)
+    assert "event_duplicate" not in body  # info: reported in the gate's result, never mailed
+    with sqlite3.connect(replica) as conn:
+        personal = {v for row in conn.execute("SELECT applicant_name, applicant_id_number, applicant_phone "
+                                              "FROM dossiers") for v in row if v}
+    assert personal and not [v for v in personal if v in body]
+
+    # A rerun of the same period (extraction and gate again) sends nothing more.
+    warehouse, rerun = night(replica, store, warehouse_url)
+    assert [o.name for o in rerun.failed] == [o.name for o in result.failed]
+    assert alert_quality(warehouse, rerun, smtp) == [] and len(inbox.messages) == 1
+
+    # A new failure in the same period is alerted on its own: a unit with a tier off the list.
+    with warehouse.begin() as conn:
+        conn.execute(sa.insert(wh.stg_units).values(unit_code="000.00.00.H57", name="Tỉnh", tier="province",
+                                                    valid_from=dt.date(2020, 1, 1)))
+    critical = run_gate(warehouse, warehouse_url, DAG, PERIOD, RUN_START)
+    assert critical.status == "critical"
+    assert alert_quality(warehouse, critical, smtp) == ["unit_invalid"] and len(inbox.messages) == 2
+    assert "CRITICAL" in inbox.messages[1]["Subject"] and "000.00.00.H57" in inbox.messages[1].get_content()
+    assert month_status(warehouse, "2025-03") == ("critical", ["unit_invalid"])
