@@ -7,12 +7,10 @@ services are the real HTTP mock on loopback; the warehouse is SQLite or PostgreS
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 
 import pytest
 import sqlalchemy as sa
-
 from tthc.airflow_runner import run_dag
 from tthc.embedded import DEMO_TOKEN
 from tthc.periods import Period
