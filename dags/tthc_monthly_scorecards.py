@@ -1,8 +1,9 @@
 """tthc_monthly_scorecards — at 00:00 Asia/Ho_Chi_Minh on the 1st, for the month that just ended.
 
 Refresh the extraction (a run reads the sources as they stand when it starts), run the
-quality gate, compute every indicator, write the month's folder (CSV, PDF, XLSX, manifest)
-atomically, then deliver it to the office exactly once — unless the month's quality gate
+quality gate, compute every indicator, build the month's folder aside (CSV, ranked lists,
+then the scorecards rendered by one mapped task per batch of units), move it into place
+whole with its manifest, then deliver it to the office exactly once — unless the month's quality gate
 has a critical failure, in which case the engineers are told why and nothing is sent.
 
 Params: `send` (default true; `tthc-scorecards run` passes false unless --send) and
@@ -69,9 +70,23 @@ def tthc_monthly_scorecards():
         return pipeline.compute_indicators(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off))
 
     @task
-    def write_month_folder(cut_off: str) -> dict:
+    def start_month_folder(cut_off: str) -> str:
         ctx = get_current_context()
-        return pipeline.write_month_folder(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off))
+        return pipeline.start_month_folder(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off), ctx["run_id"])
+
+    @task
+    def plan_scorecards() -> list[list[str]]:
+        return pipeline.plan_scorecards(runtime.monthly_period(get_current_context()))
+
+    @task(max_active_tis_per_dagrun=8)
+    def render_scorecards(units: list[str], cut_off: str, staging: str) -> int:
+        ctx = get_current_context()
+        return pipeline.render_scorecards(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off), staging, units)
+
+    @task
+    def finish_month_folder(cut_off: str, staging: str) -> dict:
+        ctx = get_current_context()
+        return pipeline.finish_month_folder(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off), staging)
 
     @task
     def deliver() -> dict:
@@ -81,7 +96,14 @@ def tthc_monthly_scorecards():
 
     cut_off = record_cut_off()
     extracted = [extract_source(cut_off), extract_national(cut_off)]
-    extracted >> quality_gate(cut_off) >> compute_indicators(cut_off) >> write_month_folder(cut_off) >> deliver()
+    computed = compute_indicators(cut_off)
+    extracted >> quality_gate(cut_off) >> computed
+    staging = start_month_folder(cut_off)
+    batches = plan_scorecards()
+    computed >> [staging, batches]
+    # One mapped task per batch of units: the executor spreads the rendering over its workers.
+    rendered = render_scorecards.partial(cut_off=cut_off, staging=staging).expand(units=batches)
+    rendered >> finish_month_folder(cut_off, staging) >> deliver()
 
 
 tthc_monthly_scorecards()

@@ -71,4 +71,6 @@ def test_monthly_dag_delivers_last_and_params_default_to_send(dagbag):
     assert dag.params["send"] is True and dag.params["resend"] is False
     deliver = dag.get_task("deliver")
     assert deliver.downstream_list == []
-    assert "write_month_folder" in deliver.upstream_task_ids
+    assert "finish_month_folder" in deliver.upstream_task_ids
+    # rendering is spread over dynamically mapped tasks, one per batch of units
+    assert dag.task_dict["render_scorecards"].is_mapped

@@ -217,31 +217,82 @@ def swap_into_place(built: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def staging_folder(out_root: Path, period: str, build_id: str) -> Path:
+    """Where a run builds the month before moving it into place (hidden; one per run)."""
+    return out_root / f".{period}.build-{build_id}"
+
+
+def start_month_folder(engine: Engine, period: str, out_root: Path, built_at: dt.datetime, build_id: str) -> Path:
+    """A fresh staging folder with everything but the scorecards: CSVs, ranked lists, quality.json.
+
+    Other runs' leftovers for the period (a killed process leaves them) are removed; a retry of
+    the same run starts its own folder afresh.
+    """
+    out_root.mkdir(parents=True, exist_ok=True)
+    for leftover in out_root.glob(f".{period}.build-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = staging_folder(out_root, period, build_id)
+    staging.mkdir()
+    try:
+        export_period(engine, period, staging)
+        _, ranking = build_contexts(engine, period, built_at.date())
+        render_ranking_pdf(ranking, staging / "ranking.pdf")
+        render_ranking_xlsx(ranking, staging / "ranking.xlsx")
+        (staging / "quality.json").write_text(
+            json.dumps(quality_report(engine, period), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (staging / "scorecards").mkdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def scorecard_units(engine: Engine, period: str) -> list[str]:
+    """The units that get a scorecard: every active unit of the period (H57 excluded)."""
+    s = ind_unit_scores.c
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(s.unit_code).where(s.period == period, s.unit_code != PROVINCE_CODE)
+                                 .order_by(s.unit_code)).scalars())
+
+
+def unit_batches(units: list[str], per_batch: int) -> list[list[str]]:
+    """Units split into consecutive batches: one mapped Airflow task renders one batch."""
+    return [units[i : i + per_batch] for i in range(0, len(units), per_batch)]
+
+
+def render_scorecards(engine: Engine, period: str, staging: Path, built_at: dt.datetime,
+                      units: list[str] | None = None, workers: int = 2) -> list[str]:
+    """Render the scorecards of `units` (all when None) into the staging folder."""
+    scorecards, _ = build_contexts(engine, period, built_at.date())
+    wanted = set(units) if units is not None else None
+    jobs = [(ctx, staging / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards
+            if wanted is None or ctx.unit.code in wanted]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            return list(pool.map(_render_one, jobs, chunksize=2))
+    return [_render_one(job) for job in jobs]
+
+
+def finish_month_folder(engine: Engine, period: str, staging: Path, built_at: dt.datetime) -> Path:
+    """Check every scorecard is there, write the manifest, move the month into place."""
+    missing = sorted(set(scorecard_units(engine, period))
+                     - {p.stem for p in (staging / "scorecards").glob("*.pdf")})
+    if missing:
+        raise RuntimeError(f"{period}: {len(missing)} scorecard(s) missing from {staging}: {', '.join(missing[:5])}")
+    write_manifest(staging, period, built_at, source_watermarks(engine), {"status": "pending"})
+    final = staging.parent / period
+    swap_into_place(staging, final)
+    log.info("month folder %s written", final)
+    return final
+
+
 def write_month_folder(engine: Engine, period: str, out_root: Path, built_at: dt.datetime,
                        workers: int = 2) -> Path:
-    out_root.mkdir(parents=True, exist_ok=True)
-    tmp = out_root / f".{period}.tmp-{uuid.uuid4().hex[:8]}"
+    """The whole month in one call (tests, tools); the DAG runs the same steps as separate tasks."""
+    staging = start_month_folder(engine, period, out_root, built_at, uuid.uuid4().hex[:8])
     try:
-        tmp.mkdir()
-        export_period(engine, period, tmp)
-        scorecards, ranking = build_contexts(engine, period, built_at.date())
-        (tmp / "scorecards").mkdir()
-        jobs = [(ctx, tmp / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards]
-        if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(_render_one, jobs, chunksize=4))
-        else:
-            for job in jobs:
-                _render_one(job)
-        render_ranking_pdf(ranking, tmp / "ranking.pdf")
-        render_ranking_xlsx(ranking, tmp / "ranking.xlsx")
-        (tmp / "quality.json").write_text(
-            json.dumps(quality_report(engine, period), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        write_manifest(tmp, period, built_at, source_watermarks(engine), {"status": "pending"})
-        final = out_root / period
-        swap_into_place(tmp, final)
+        render_scorecards(engine, period, staging, built_at, workers=workers)
+        return finish_month_folder(engine, period, staging, built_at)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
-    log.info("month folder %s written: %d scorecards", final, len(scorecards))
-    return final

@@ -73,10 +73,40 @@ def compute_indicators(period: str, run_started_at: dt.datetime) -> dict:
     return compute_period(warehouse_engine(), period, run_started_at)
 
 
-def write_month_folder(period: str, run_started_at: dt.datetime) -> dict:
-    from tthc.monthly import write_month_folder as write
+def _build_id(run_id: str) -> str:
+    import hashlib
 
-    folder = write(warehouse_engine(), period, connections.output_dir(), run_started_at)
+    return hashlib.sha1(run_id.encode()).hexdigest()[:10]
+
+
+def start_month_folder(period: str, cut_off: dt.datetime, run_id: str) -> str:
+    from tthc.monthly import start_month_folder as start
+
+    return str(start(warehouse_engine(), period, connections.output_dir(), cut_off, _build_id(run_id)))
+
+
+def plan_scorecards(period: str) -> list[list[str]]:
+    from tthc.monthly import scorecard_units, unit_batches
+
+    return unit_batches(scorecard_units(warehouse_engine(), period), config.thresholds().scorecards_per_render_task)
+
+
+def render_scorecards(period: str, cut_off: dt.datetime, staging: str, units: list[str]) -> int:
+    from pathlib import Path
+
+    from tthc.monthly import render_scorecards as render
+
+    done = render(warehouse_engine(), period, Path(staging), cut_off, units,
+                  workers=config.thresholds().render_processes_per_task)
+    return len(done)
+
+
+def finish_month_folder(period: str, cut_off: dt.datetime, staging: str) -> dict:
+    from pathlib import Path
+
+    from tthc.monthly import finish_month_folder as finish
+
+    folder = finish(warehouse_engine(), period, Path(staging), cut_off)
     return {"folder": str(folder), "scorecards": len(list((folder / "scorecards").glob("*.pdf")))}
 
 
