@@ -6,8 +6,9 @@ then the scorecards rendered by one mapped task per batch of units), move it int
 whole with its manifest, then deliver it to the office exactly once — unless the month's quality gate
 has a critical failure, in which case the engineers are told why and nothing is sent.
 
-Params: `send` (default true; `tthc-scorecards run` passes false unless --send) and
-`resend` (default false; a backfill re-sends only when this is set).
+Params: `send` (default true; `tthc-scorecards run` passes false unless --send),
+`resend` (default false; a rerun or backfill re-sends only when this is set) and
+`reextract` (default false; re-read the sources from the period's start, for a corrected source).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ DEFAULT_ARGS = {
     params={
         "send": Param(True, type="boolean", description="deliver to the office after writing the folder"),
         "resend": Param(False, type="boolean", description="send again even if the ledger says sent"),
+        "reextract": Param(False, type="boolean",
+                           description="re-read the sources from the period's start (after a source was corrected)"),
     },
     tags=["tthc", "monthly", "scorecards", "delivery"],
     doc_md=__doc__,
@@ -51,12 +54,13 @@ def tthc_monthly_scorecards():
     @task
     def extract_source(cut_off: str) -> dict:
         ctx = get_current_context()
-        return pipeline.extract_source(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
+        return pipeline.extract_source(runtime.run_key(ctx), runtime.parse_cut_off(cut_off), runtime.reread_from(ctx))
 
     @task
     def extract_national(cut_off: str) -> dict:
         ctx = get_current_context()
-        return pipeline.extract_national(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
+        return pipeline.extract_national(runtime.run_key(ctx), runtime.parse_cut_off(cut_off),
+                                         runtime.reread_from(ctx))
 
     @task
     def quality_gate(cut_off: str) -> dict:

@@ -195,3 +195,28 @@ def test_rows_dated_after_the_cut_off_are_staged_for_the_gate(replica, warehouse
                             .where(wh.stg_dossiers.c.dossier_code == code)).scalar_one() == dt.datetime(2031, 1, 1)
     assert watermarks(warehouse)["tthc_source.dossiers"] == NIGHT_2  # the watermark stops at the cut-off
     assert staged_counts(warehouse) == source_counts(replica)
+
+
+def test_reextract_rereads_a_corrected_window(replica, tmp_path):
+    """A source corrected in place without a newer updated_at is missed by the incremental read,
+    and picked up when the run is asked to re-read from the period's start (param `reextract`)."""
+    warehouse = engine_for_url(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    extract_all(engine_for_url(f"sqlite:///{replica}"), warehouse, "night-1", NIGHT_1, OVERLAP)
+    with sqlite3.connect(replica) as conn:
+        code, old_status = conn.execute(
+            "SELECT dossier_code, status FROM dossiers WHERE status = 10 ORDER BY dossier_code LIMIT 1").fetchone()
+        conn.execute("UPDATE dossiers SET status = 9 WHERE dossier_code = ?", (code,))  # updated_at untouched
+
+    def staged_status() -> int:
+        with warehouse.connect() as conn:
+            return conn.execute(sa.select(wh.stg_dossiers.c.status)
+                                .where(wh.stg_dossiers.c.dossier_code == code)).scalar_one()
+
+    extract_all(engine_for_url(f"sqlite:///{replica}"), warehouse, "night-2", NIGHT_2, OVERLAP)
+    assert staged_status() == old_status  # the watermark hides the silent correction
+    extract_all(engine_for_url(f"sqlite:///{replica}"), warehouse, "rerun", NIGHT_3, OVERLAP,
+                reread_from=dt.datetime.combine(FIRST_DAY, dt.time()))
+    assert staged_status() == 9
+    with warehouse.connect() as conn:  # the watermark still only moves forward
+        marks = conn.execute(sa.select(wh.etl_watermarks.c.watermark)).scalars().all()
+    assert set(marks) == {NIGHT_3}

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 
 from tthc import embedded
@@ -46,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--send", action="store_true", help="e-mail the documents (default: write them only)")
     run.add_argument("--resend", action="store_true",
                      help="with --send: send again even though the delivery ledger says sent")
+    run.add_argument("--reextract", action="store_true",
+                     help="re-read the sources from the month's start (after a source was corrected)")
+
+    backfill = sub.add_parser(
+        "backfill", help="run the monthly DAG for every month of a range, oldest first (dag.test())",
+        description="Reprocess a range of months through Airflow, one dag.test() run each, idempotently. "
+                    "Nothing is e-mailed unless --send; a month already sent is never sent again unless "
+                    "--resend. With the scheduler running, `airflow backfill create` does the same (docs/runbook.md).")
+    backfill.add_argument("--from", dest="first", type=_period, required=True, help="first month, YYYY-MM")
+    backfill.add_argument("--to", dest="last", type=_period, required=True, help="last month, YYYY-MM")
+    backfill.add_argument("--send", action="store_true", help="deliver months not yet delivered")
+    backfill.add_argument("--resend", action="store_true", help="with --send: deliver again months already sent")
+    backfill.add_argument("--reextract", action="store_true",
+                          help="re-read the sources from each month's start (after a source was corrected)")
 
     points = sub.add_parser("points", help="print the points the scoring rules give (6 decimals)",
                             description="points INDICATOR NUMERATOR DENOMINATOR, or "
@@ -76,23 +90,27 @@ def cmd_points(args) -> int:
     return 0
 
 
-def _generate_embedded(home: embedded.EmbeddedHome, period: str, dossiers_per_year: int) -> None:
-    """Generate the embedded province for the month before `period` through `period` (once)."""
+def _generate_embedded(home: embedded.EmbeddedHome, first: str, last: str, dossiers_per_year: int) -> None:
+    """Generate the embedded province from the month before `first` through `last`, unless the
+    existing one already covers that range at that scale."""
     from tthc.sim.generator import generate
 
-    wanted = {"period": period, "dossiers_per_year": dossiers_per_year, "seed": DEMO_SEED}
     marker = home.root / "generated.json"
-    if marker.exists() and json.loads(marker.read_text()) == wanted and home.source_db.exists():
-        return
+    if marker.exists() and home.source_db.exists():
+        have = json.loads(marker.read_text())
+        if (have.get("dossiers_per_year"), have.get("seed")) == (dossiers_per_year, DEMO_SEED) and \
+                have.get("first", "9999-99") <= first and have.get("last", "0000-00") >= last:
+            return
     home.root.mkdir(parents=True, exist_ok=True)
     for db in (home.source_db, home.national_db, home.warehouse_db):
         db.unlink(missing_ok=True)
-    p = Period(period)
+    start, end = Period(first).previous().first_day, Period(last).next().first_day
     t0 = time.monotonic()
-    generate(f"sqlite:///{home.source_db}", f"sqlite:///{home.national_db}", p.previous().first_day,
-             p.next().first_day, seed=DEMO_SEED, dossiers_per_year=dossiers_per_year)
-    marker.write_text(json.dumps(wanted))
-    print(f"generated a province ({p.previous().code}..{period}) in {time.monotonic() - t0:.1f} s: {home.root}")
+    generate(f"sqlite:///{home.source_db}", f"sqlite:///{home.national_db}", start, end, seed=DEMO_SEED,
+             dossiers_per_year=dossiers_per_year)
+    marker.write_text(json.dumps({"first": first, "last": last, "dossiers_per_year": dossiers_per_year,
+                                  "seed": DEMO_SEED}))
+    print(f"generated a province ({start}..{end}) in {time.monotonic() - t0:.1f} s: {home.root}")
 
 
 def _embedded_national(home: embedded.EmbeddedHome, stack: ExitStack) -> None:
@@ -105,31 +123,38 @@ def _embedded_national(home: embedded.EmbeddedHome, stack: ExitStack) -> None:
     embedded.apply_defaults(embedded.connection_environment(home, port))
 
 
-def _run(period: str, conf: dict, nightly: bool, dossiers_per_year: int = DEMO_DOSSIERS_PER_YEAR) -> Path:
+def _months(first: str, last: str) -> list[str]:
+    out, p = [], Period(first)
+    while p.code <= last:
+        out.append(p.code)
+        p = p.next()
+    return out
+
+
+def _run(periods: list[str], conf: dict, nightly: bool, dossiers_per_year: int = DEMO_DOSSIERS_PER_YEAR) -> Path:
+    """Run the monthly DAG (after the month's last night, if asked) for each period, in order."""
     home = embedded.default_home()
     embedded.apply_defaults(embedded.airflow_environment(home))
-    use_embedded = embedded.uses_embedded_sources()
     with ExitStack() as stack:
-        if use_embedded:
-            _generate_embedded(home, period, dossiers_per_year)
+        if embedded.uses_embedded_sources():
+            _generate_embedded(home, periods[0], periods[-1], dossiers_per_year)
             _embedded_national(home, stack)
-        else:
-            stack.enter_context(nullcontext())
         from tthc.airflow_runner import migrate_metadata_db, run_dag
 
         migrate_metadata_db()
-        p = Period(period)
-        if nightly:
-            run_dag("tthc_nightly", p.end)  # the month's last night
-        run_dag("tthc_monthly_scorecards", p.end, conf)
+        for period in periods:
+            p = Period(period)
+            if nightly:
+                run_dag("tthc_nightly", p.end)  # the month's last night
+            run_dag("tthc_monthly_scorecards", p.end, conf)
     from tthc.connections import output_dir
 
-    return output_dir() / period
+    return output_dir()
 
 
 def cmd_demo(args) -> int:
     t0 = time.monotonic()
-    folder = _run(args.period, {"send": False}, nightly=True, dossiers_per_year=args.dossiers_per_year)
+    folder = _run([args.period], {"send": False}, nightly=True, dossiers_per_year=args.dossiers_per_year) / args.period
     pdfs = sorted((folder / "scorecards").glob("*.pdf"))
     print(f"\nDone in {time.monotonic() - t0:.0f} s. The month {args.period} is in {folder}")
     print(f"  ranked lists: {folder / 'ranking.pdf'} and ranking.xlsx")
@@ -138,10 +163,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _report(root: Path, periods: list[str]) -> None:
+    for period in periods:
+        manifest = json.loads((root / period / "manifest.json").read_text(encoding="utf-8"))
+        print(f"{period}: written to {root / period}; delivery: {manifest['delivery']['status']}")
+
+
+def _conf(args) -> dict:
+    return {"send": args.send, "resend": args.resend, "reextract": args.reextract}
+
+
 def cmd_run(args) -> int:
-    folder = _run(args.period, {"send": args.send, "resend": args.resend}, nightly=False)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    print(f"{args.period}: written to {folder}; delivery: {manifest['delivery']['status']}")
+    _report(_run([args.period], _conf(args), nightly=False), [args.period])
+    return 0
+
+
+def cmd_backfill(args) -> int:
+    if args.first > args.last:
+        print(f"backfill: --from {args.first} is after --to {args.last}", file=sys.stderr)
+        return 2
+    periods = _months(args.first, args.last)
+    _report(_run(periods, _conf(args), nightly=False), periods)
     return 0
 
 
@@ -157,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         return mock_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    return {"demo": cmd_demo, "run": cmd_run, "points": cmd_points}[args.command](args)
+    commands = {"demo": cmd_demo, "run": cmd_run, "backfill": cmd_backfill, "points": cmd_points}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -22,16 +22,16 @@ def warehouse_engine():
     return engine_for_url(connections.database_url(connections.WAREHOUSE))
 
 
-def extract_source(run_key: str, upper_bound: dt.datetime) -> dict:
-    """Incremental load of the replica's tables, up to `upper_bound` (exclusive)."""
+def extract_source(run_key: str, upper_bound: dt.datetime, reread_from: dt.datetime | None = None) -> dict:
+    """Incremental load of the replica's tables; the watermark advances to `upper_bound`."""
     limits = config.thresholds()
     source = engine_for_url(connections.database_url(connections.SOURCE))
     loads = provincial.extract_all(source, warehouse_engine(), run_key, upper_bound,
-                                   dt.timedelta(minutes=limits.watermark_overlap_minutes))
+                                   dt.timedelta(minutes=limits.watermark_overlap_minutes), reread_from)
     return {load.stream: load.rows for load in loads}
 
 
-def extract_national(run_key: str, pass_started: dt.datetime) -> dict:
+def extract_national(run_key: str, pass_started: dt.datetime, reread_from: dt.datetime | None = None) -> dict:
     """One pass over every national feed; each feed commits only when it was read whole."""
     limits = config.thresholds()
     endpoint = connections.national_endpoint()
@@ -44,7 +44,7 @@ def extract_national(run_key: str, pass_started: dt.datetime) -> dict:
     margin = dt.timedelta(minutes=limits.national_safety_margin_minutes)
     out = {}
     for feed in national.feeds(config.province().code):
-        load = national.load_feed(client, engine, feed, run_key, pass_started, margin)
+        load = national.load_feed(client, engine, feed, run_key, pass_started, margin, reread_from)
         out[load.stream] = {"items": load.items, "staged": load.staged, "unreadable": len(load.unreadable)}
     return out
 

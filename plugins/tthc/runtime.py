@@ -41,3 +41,11 @@ def run_key(context) -> str:
     dag_id = context["dag"].dag_id
     period = monthly_period(context) if dag_id.endswith("scorecards") else nightly_day(context)
     return f"{dag_id}/{period}"
+
+
+def reread_from(context) -> dt.datetime | None:
+    """With param `reextract` (a corrected source), the run re-reads everything changed since
+    its period began, whatever the watermarks say."""
+    if not context["params"].get("reextract"):
+        return None
+    return to_local_naive(context["data_interval_start"])

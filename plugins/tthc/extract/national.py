@@ -231,11 +231,14 @@ def _newer(row: dict, current: dict | None) -> bool:
 
 
 def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: str,
-              pass_started: dt.datetime, margin: dt.timedelta) -> FeedLoad:
+              pass_started: dt.datetime, margin: dt.timedelta, reread_from: dt.datetime | None = None) -> FeedLoad:
+    """One pass over a feed; `reread_from` asks for everything updated since then again."""
     stream = f"national.{feed.name}"
     with warehouse.connect() as conn:
         since = conn.execute(sa.select(wh.etl_watermarks.c.watermark)
                              .where(wh.etl_watermarks.c.stream == stream)).scalar_one_or_none()
+    if since is not None and reread_from is not None:
+        since = min(since, reread_from - margin)
     latest: dict[tuple, dict] = {}
     unreadable: list[dict] = []
     bad_time_items: dict[str, str] = {}  # record key -> which fields, for the quarantine

@@ -75,7 +75,9 @@ def _write_watermark(conn: Connection, stream: str, value: dt.datetime, now: dt.
 
 
 def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
-                  upper_bound: dt.datetime, overlap: dt.timedelta) -> LoadResult:
+                  upper_bound: dt.datetime, overlap: dt.timedelta,
+                  reread_from: dt.datetime | None = None) -> LoadResult:
+    """Load one table's changes; `reread_from` re-reads from an earlier time (a corrected source)."""
     staged, raw = wh.PROVINCIAL_STAGED[table], wh.RAW[table]
     stream, wm_col = f"tthc_source.{table}", WATERMARK_COLUMN[table]
     load_id = f"{run_key}/{stream}"
@@ -84,6 +86,8 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
     with warehouse.begin() as conn:
         watermark = _read_watermark(conn, stream)
         lower = watermark - overlap if watermark is not None else None
+        if lower is not None and reread_from is not None:
+            lower = min(lower, reread_from - overlap)
         # No upper limit on the read: a row stamped after `upper_bound` (committed during the
         # run, or dated in the future by a wrong clock) is staged now, for the quality gate to
         # judge, and read again next time, since the watermark stops at `upper_bound`.
@@ -122,6 +126,6 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
 
 
 def extract_all(source: Engine, warehouse: Engine, run_key: str, upper_bound: dt.datetime,
-                overlap: dt.timedelta) -> list[LoadResult]:
+                overlap: dt.timedelta, reread_from: dt.datetime | None = None) -> list[LoadResult]:
     wh.create_all(warehouse)
-    return [extract_table(source, warehouse, t, run_key, upper_bound, overlap) for t in TABLE_ORDER]
+    return [extract_table(source, warehouse, t, run_key, upper_bound, overlap, reread_from) for t in TABLE_ORDER]
