@@ -1,13 +1,22 @@
 """Benchmark: every indicator of a province-month against one bare aggregate query.
 
     .venv/bin/python bench/bench_indicators.py [--dossiers-per-year 1200000] [--period 2025-03]
-        [--workdir /tmp/bench_indicators] [--warehouse-url URL] [--repeat 3]
+        [--workdir /tmp/bench_indicators] [--warehouse-url URL] [--repeat 3] [--history-months 0]
+        [--reuse]
 
-Builds the month with the simulator (tthc.sim.generator) into a replica and a national store,
-stages them into a fresh warehouse (provincial: the real extraction; national: the store's
-records through the extraction's own item-to-row mappings, latest version per key), then
-times compute_period for the month against the floor — one
+Builds the month (and `--history-months` before it, for a warehouse with history) with the
+simulator (tthc.sim.generator) into a replica and a national store, stages them into a fresh
+warehouse (provincial: the real extraction; national: the store's records through the
+extraction's own item-to-row mappings, latest version per key), then times compute_period
+for the month against the floor — one
 `SELECT unit_code, count(*) FROM stg_dossiers WHERE received_at in M GROUP BY unit_code`.
+
+Then a per-indicator table: the seconds compute_period spent on each indicator (its items
+counted and its failures kept, a finisher's Python included) beside that indicator's own
+floor — a bare `SELECT unit_code, count(*) FROM (<its SQL>) GROUP BY unit_code` over the
+same materialised views, i.e. counting the same population without judging or keeping its
+items — and the shared steps (views materialised once per run, scores, the write of the
+period's rows and violations).
 """
 
 from __future__ import annotations
@@ -24,8 +33,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from tthc.extract.national import feeds
 from tthc.extract.provincial import extract_all
-from tthc.indicators.engine import compute_period
+from tthc.indicators.catalogue import load_catalogue
+from tthc.indicators.engine import compute_period, derived_sql, parent_table, period_params
 from tthc.indicators.export import export_period
+from tthc.indicators.tables import bind_sql, materialise_views, run_connection
 from tthc.periods import Period
 from tthc.sim.generator import generate
 from tthc.sim.reference import PROVINCE
@@ -70,11 +81,14 @@ def stage_national(national: sa.Engine, warehouse: sa.Engine) -> dict[str, int]:
     return counts
 
 
-def build(workdir: Path, period: Period, per_year: int, warehouse_url: str) -> sa.Engine:
+def build(workdir: Path, period: Period, per_year: int, warehouse_url: str, history_months: int = 0) -> sa.Engine:
     workdir.mkdir(parents=True, exist_ok=True)
     replica, national = workdir / "replica.db", workdir / "national.db"
+    first = period
+    for _ in range(history_months):
+        first = first.previous()
     t = time.perf_counter()
-    summary = generate(f"sqlite:///{replica}", f"sqlite:///{national}", period.first_day, period.last_day,
+    summary = generate(f"sqlite:///{replica}", f"sqlite:///{national}", first.first_day, period.last_day,
                        seed=7, dossiers_per_year=per_year)
     print(f"generated {summary.rows.get('dossiers', 0):,} dossiers in {time.perf_counter() - t:.1f} s")
     warehouse = sa.create_engine(warehouse_url)
@@ -98,6 +112,41 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def indicator_floors(warehouse: sa.Engine, period: Period, repeat: int) -> dict[str, float]:
+    """Each indicator's bare count over its population (median seconds), on materialised views.
+
+    A derived duty counts its restriction of its parent's rows, kept as the engine keeps them.
+    """
+    cat, params = load_catalogue(), period_params(period)
+    floors: dict[str, float] = {}
+    with run_connection(warehouse) as conn:
+        materialise_views(conn, params)
+        for ind in cat.indicators:
+            if ind.derived_from:
+                source = derived_sql(ind)
+            else:
+                source = ind.sql_path.read_text(encoding="utf-8")
+                if any(i.derived_from == ind.code for i in cat.indicators):
+                    stmt, used = bind_sql(f"CREATE TEMPORARY TABLE {parent_table(ind.code)} AS "
+                                        f"SELECT * FROM (\n{source}\n) items", params)
+                    conn.execute(stmt, used)
+            stmt, used = bind_sql(f"SELECT unit_code, count(*) FROM (\n{source}\n) items GROUP BY unit_code",
+                                params)
+            floors[ind.code], _ = timed(lambda s=stmt, u=used: conn.execute(s, u).all(), repeat)
+    return floors
+
+
+def print_steps(timings: dict[str, float], floors: dict[str, float]) -> None:
+    print(f"{'step / indicator':36s} {'engine ms':>10s} {'floor ms':>9s} {'ratio':>6s}")
+    for code, seconds in sorted(timings.items(), key=lambda kv: -kv[1]):
+        floor = floors.get(code)
+        extra = f"{floor * 1000:9.1f} {seconds / floor:6.1f}" if floor else f"{'—':>9s} {'':6s}"
+        print(f"{code:36s} {seconds * 1000:10.1f} {extra}")
+    per_indicator = sum(timings.get(c, 0.0) for c in floors)
+    print(f"{'Σ indicators':36s} {per_indicator * 1000:10.1f} {sum(floors.values()) * 1000:9.1f} "
+          f"{per_indicator / sum(floors.values()):6.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_indicators"))
     parser.add_argument("--warehouse-url", default=None, help="default: sqlite in the workdir")
     parser.add_argument("--reuse", action="store_true", help="skip generation; use the warehouse as it is")
+    parser.add_argument("--history-months", type=int, default=0,
+                        help="also generate this many months before the period (a warehouse with history)")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     period = Period(args.period)
@@ -113,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse:
         warehouse = sa.create_engine(url)
     else:
-        warehouse = build(args.workdir, period, args.dossiers_per_year, url)
+        warehouse = build(args.workdir, period, args.dossiers_per_year, url, args.history_months)
     with warehouse.connect() as conn:
         in_month = conn.execute(FLOOR_SQL, {"start": period.start, "end": period.end}).all()
     print(f"warehouse {warehouse.dialect.name}: {sum(n for _, n in in_month):,} dossiers received in "
@@ -124,13 +175,22 @@ def main(argv: list[str] | None = None) -> int:
             return conn.execute(FLOOR_SQL, {"start": period.start, "end": period.end}).all()
 
     floor_s, _ = timed(floor, args.repeat)
-    run_s, summary = timed(lambda: compute_period(warehouse, period.code, dt.datetime.now()), args.repeat)
+    runs: list[dict[str, float]] = []
+
+    def run():
+        runs.append({})
+        return compute_period(warehouse, period.code, dt.datetime.now(), timings=runs[-1])
+
+    run_s, summary = timed(run, args.repeat)
+    timings = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    floors = indicator_floors(warehouse, period, args.repeat)
     export_s, paths = timed(lambda: export_period(warehouse, period.code, args.workdir / "out"), 1)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"floor (one GROUP BY count):       {floor_s * 1000:10.1f} ms")
     print(f"compute_period (37 codes, scores): {run_s * 1000:10.1f} ms  = {run_s / floor_s:,.0f} x floor")
     print(f"export_period ({len(paths)} files):        {export_s * 1000:10.1f} ms")
     print(f"summary: {summary}")
+    print_steps(timings, floors)
     print(f"peak RSS of this process: {peak_mb:,.0f} MB")
     return 0
 

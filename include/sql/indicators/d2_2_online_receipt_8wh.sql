@@ -8,9 +8,13 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     d.submitted_at,
-    (SELECT MIN(e.occurred_at) FROM ind_v_events e
-     WHERE e.dossier_code = d.dossier_code
-       AND e.event_type IN ('received', 'rejected', 'supplement_requested')) AS first_answer_at
+    a.first_answer_at
 FROM ind_v_dossiers d
+LEFT JOIN (
+    SELECT e.dossier_code, MIN(e.occurred_at) AS first_answer_at
+    FROM ind_v_events e
+    WHERE e.event_type IN ('received', 'rejected', 'supplement_requested')
+    GROUP BY e.dossier_code
+) a ON a.dossier_code = d.dossier_code
 WHERE d.channel = 2
   AND d.submitted_at >= :period_start AND d.submitted_at < :period_end

@@ -7,9 +7,8 @@ SELECT
     d.dossier_code AS item_id,
     CASE WHEN d.result_format IN ('electronic', 'both')
           AND (d.has_fee IS NULL OR d.has_fee <> TRUE
-               OR EXISTS (SELECT 1 FROM stg_payments pay
-                          WHERE pay.dossier_code = d.dossier_code
-                            AND pay.status = 'success' AND pay.method = 'online'))
+               OR d.dossier_code IN (SELECT pay.dossier_code FROM stg_payments pay
+                                     WHERE pay.status = 'success' AND pay.method = 'online'))
          THEN 1 ELSE 0 END AS ok,
     CASE WHEN d.result_format IS NULL OR d.result_format NOT IN ('electronic', 'both')
          THEN 'result not electronic' ELSE 'fee not paid online' END AS detail

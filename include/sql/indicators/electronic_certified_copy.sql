@@ -7,16 +7,17 @@
 SELECT
     u.unit_code,
     u.unit_code AS item_id,
-    CASE WHEN EXISTS (
-        SELECT 1 FROM ind_v_received d
-        WHERE d.unit_code = u.unit_code
-          AND d.is_certification = TRUE
-          AND d.received_at >= :period_start AND d.received_at < :period_end
-          AND d.completed_at IS NOT NULL
-          AND d.result_format IN ('electronic', 'both')
-    ) THEN 1 ELSE 0 END AS ok,
+    CASE WHEN issued.unit_code IS NOT NULL THEN 1 ELSE 0 END AS ok,
     'no electronic certified copy issued in the month' AS detail
 FROM stg_units u
+LEFT JOIN (
+    SELECT DISTINCT d.unit_code
+    FROM ind_v_received d
+    WHERE d.is_certification = TRUE
+      AND d.received_at >= :period_start AND d.received_at < :period_end
+      AND d.completed_at IS NOT NULL
+      AND d.result_format IN ('electronic', 'both')
+) issued ON issued.unit_code = u.unit_code
 WHERE u.tier = 'commune'
   AND u.valid_from <= :last_day
   AND (u.valid_to IS NULL OR u.valid_to >= :first_day)

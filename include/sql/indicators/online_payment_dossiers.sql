@@ -5,9 +5,9 @@
 SELECT
     d.unit_code,
     d.dossier_code AS item_id,
-    CASE WHEN EXISTS (SELECT 1 FROM stg_payments pay
-                      WHERE pay.dossier_code = d.dossier_code
-                        AND pay.status = 'success' AND pay.method = 'online')
+    -- IN (subquery), not a correlated EXISTS: one pass over payments, a hash (or index) lookup per dossier
+    CASE WHEN d.dossier_code IN (SELECT pay.dossier_code FROM stg_payments pay
+                                 WHERE pay.status = 'success' AND pay.method = 'online')
          THEN 1 ELSE 0 END AS ok,
     'fee dossier without an online payment' AS detail
 FROM ind_v_received d

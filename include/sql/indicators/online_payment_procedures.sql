@@ -6,9 +6,8 @@ WITH fee_dossiers AS (
     SELECT
         d.unit_code,
         d.procedure_code,
-        CASE WHEN EXISTS (SELECT 1 FROM stg_payments pay
-                          WHERE pay.dossier_code = d.dossier_code
-                            AND pay.status = 'success' AND pay.method = 'online')
+        CASE WHEN d.dossier_code IN (SELECT pay.dossier_code FROM stg_payments pay
+                                     WHERE pay.status = 'success' AND pay.method = 'online')
              THEN 1 ELSE 0 END AS paid_online
     FROM ind_v_received d
     WHERE d.received_at >= :period_start AND d.received_at < :period_end

@@ -1,42 +1,42 @@
 """Duties whose items are another indicator's items, restricted or re-judged.
 
-They share their parent's SQL so that "as DOSSIER_SYNC" or "ON_TIME's population" can never
-drift from the parent's definition. The catalogue names the parent (`derived_from`).
+They read their parent's items — the rows its SQL returned, kept for the run — so that
+"as DOSSIER_SYNC" or "ON_TIME's population" can never drift from the parent's definition.
+The catalogue names the parent (`derived_from`). Each restriction is a SQL fragment over
+the parent's item columns (`unit_code, item_id, ok, detail` and the extra columns its SQL
+returns for its duties), the same text on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import NamedTuple
 
-import pandas as pd
-
-SPECIALIZED_PREFIX = "specialized:"
-
-
-def specialized_only(parent: pd.DataFrame) -> pd.DataFrame:
-    """Dossiers handled in a ministry's specialised software (origin 'specialized:<system>')."""
-    return parent[parent["origin"].fillna("").str.startswith(SPECIALIZED_PREFIX)]
+# origin 'specialized:<system>': dossiers handled in a ministry's specialised software.
+# substr, not LIKE: SQLite's LIKE ignores case, PostgreSQL's does not.
+SPECIALIZED_ONLY = "substr(origin, 1, 12) = 'specialized:'"
 
 
-def provincial_only(parent: pd.DataFrame) -> pd.DataFrame:
-    """Dossiers handled in the provincial system (origin 'provincial')."""
-    return parent[parent["origin"] == "provincial"]
+class Restriction(NamedTuple):
+    """Which parent items are the duty's (`where`), and how each is judged (`ok`, `detail`)."""
+
+    where: str
+    ok: str = "ok"
+    detail: str = "detail"
 
 
-def reconciled_with_feed(on_time: pd.DataFrame) -> pd.DataFrame:
-    """D2_6: ON_TIME's dossiers the synced feed holds; ok when the feed's verdict equals ON_TIME's."""
-    held = on_time[on_time["feed_held"].astype(int) == 1].copy()
-    agree = held["feed_on_time"].astype(int) == held["ok"].astype(int)
-    held["detail"] = held["ok"].astype(int).map(
-        {1: "on time here, overdue on the national portal", 0: "overdue here, on time on the national portal"}
-    )
-    held["ok"] = agree.astype("int64")
-    return held
+SPECIALIZED = Restriction(SPECIALIZED_ONLY)
+PROVINCIAL = Restriction("origin = 'provincial'")  # handled in the provincial system
+# D2_6: ON_TIME's dossiers the synced feed holds; ok when the feed's verdict equals ON_TIME's.
+RECONCILED_WITH_FEED = Restriction(
+    "feed_held = 1",
+    ok="CASE WHEN feed_on_time = ok THEN 1 ELSE 0 END",
+    detail="CASE WHEN ok = 1 THEN 'on time here, overdue on the national portal' "
+           "ELSE 'overdue here, on time on the national portal' END",
+)
 
-
-DERIVED: dict[str, tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = {
-    "D1_4_SPECIALIZED_SYNC": ("DOSSIER_SYNC", specialized_only),
-    "D1_5_PROVINCIAL_SYNC": ("DOSSIER_SYNC", provincial_only),
-    "D2_5_SPECIALIZED_ON_TIME": ("ON_TIME", specialized_only),
-    "D2_6_OVERDUE_RECONCILED": ("ON_TIME", reconciled_with_feed),
+DERIVED: dict[str, tuple[str, Restriction]] = {
+    "D1_4_SPECIALIZED_SYNC": ("DOSSIER_SYNC", SPECIALIZED),
+    "D1_5_PROVINCIAL_SYNC": ("DOSSIER_SYNC", PROVINCIAL),
+    "D2_5_SPECIALIZED_ON_TIME": ("ON_TIME", SPECIALIZED),
+    "D2_6_OVERDUE_RECONCILED": ("ON_TIME", RECONCILED_WITH_FEED),
 }

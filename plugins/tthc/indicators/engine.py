@@ -4,12 +4,18 @@ Each indicator's SQL (include/sql/indicators/<code>.sql) yields one row per item
 population — `unit_code, item_id, ok, detail` — so a unit's numerator and denominator and
 its list of failed items come from the same rows and always agree. A few tests that need
 calendar arithmetic SQL cannot express portably are finished in Python (`finishers`).
+
+A run works on one connection of its own (tables.run_connection): the views are
+materialised once for the period (tables.materialise_views), each indicator's items are
+counted and its failures kept in temporary tables, and only a finisher's items travel
+through Python; then one short transaction replaces the period's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import re
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -24,12 +30,17 @@ from tthc.indicators.catalogue import PROVINCE_CODE, PROVINCE_TIER, Catalogue, I
 from tthc.indicators.derived import DERIVED
 from tthc.indicators.scoring import RANK_DECIMALS, UnitScore, ranks, round_half_up, score_unit
 from tthc.indicators.tables import (
+    bind_sql,
     delete_period,
     ensure_tables,
     ind_results,
     ind_unit_scores,
     ind_violations,
+    materialise_views,
     refresh_cal_days,
+    run_connection,
+    run_current,
+    run_failed,
 )
 from tthc.periods import Period, to_local_naive
 from tthc.warehouse.db import insert_rows
@@ -39,6 +50,12 @@ from tthc.warehouse.schema import stg_units
 # month is anchored within a few weeks of it (5 working days across Tết at most).
 CAL_MARGIN = dt.timedelta(days=120)
 ITEM_COLUMNS = ["unit_code", "item_id", "ok", "detail"]
+# PostgreSQL: a finisher's items in one statement, column by column (a driver's executemany
+# sends one statement per row).
+INSERT_ITEMS_PG = sa.text(
+    "INSERT INTO ind_run_current (unit_code, item_id, ok, detail) SELECT * FROM unnest("
+    "CAST(:unit_code AS text[]), CAST(:item_id AS text[]), CAST(:ok AS integer[]), CAST(:detail AS text[]))"
+)
 
 
 @dataclass(frozen=True)
@@ -58,21 +75,10 @@ def period_params(period: Period) -> dict:
     }
 
 
-def _bound(sql: str, params: dict) -> tuple[sa.TextClause, dict]:
-    """text() with the parameters it names; datetimes bound as DateTime (SQLite's stored format)."""
-    names = set(re.findall(r"(?<!:):([a-z_]+)", sql))
-    used = {k: v for k, v in params.items() if k in names}
-    binds = [
-        sa.bindparam(k, type_=sa.DateTime() if isinstance(v, dt.datetime) else sa.Date())
-        for k, v in used.items() if isinstance(v, dt.date)
-    ]
-    return sa.text(sql).bindparams(*binds), used
-
-
 def read_items(conn: Connection, indicator: Indicator, params: dict, cal: WorkingCalendar,
                period: Period) -> pd.DataFrame:
     """The items of one indicator: unit_code, item_id, ok (0/1), detail."""
-    stmt, used = _bound(indicator.sql_path.read_text(encoding="utf-8"), params)
+    stmt, used = bind_sql(indicator.sql_path.read_text(encoding="utf-8"), params)
     result = conn.execute(stmt, used)
     keys, rows = list(result.keys()), result.fetchall()
     # column-wise: building a frame from Row objects row by row costs seconds per 100k items
@@ -89,15 +95,6 @@ def read_items(conn: Connection, indicator: Indicator, params: dict, cal: Workin
     return frame
 
 
-def derive(indicator: Indicator, parent_items: pd.DataFrame) -> pd.DataFrame:
-    """A derived duty's items from its parent's (see derived.py)."""
-    parent, restrict = DERIVED[indicator.code]
-    if parent != indicator.derived_from:
-        raise ValueError(f"{indicator.code}: the catalogue derives it from {indicator.derived_from}, "
-                         f"derived.py from {parent}")
-    return restrict(parent_items)
-
-
 def active_units(conn: Connection, period: Period) -> list[Unit]:
     """Units active in M: valid_from ≤ last day and (valid_to null or ≥ first day)."""
     u = stg_units.c
@@ -109,31 +106,141 @@ def active_units(conn: Connection, period: Period) -> list[Unit]:
     return [Unit(*row) for row in rows]
 
 
-def _counts(frame: pd.DataFrame) -> dict[str, tuple[int, int]]:
-    grouped = frame.groupby("unit_code", dropna=True)["ok"].agg(["sum", "size"])
-    return {code: (int(s), int(n)) for code, s, n in grouped.itertuples()}
+def parent_table(code: str) -> str:
+    """The temporary table holding a parent indicator's whole rows for the duties derived from it."""
+    return f"ind_run_parent_{code.lower()}"
 
 
-def aggregate(indicator: Indicator, items: pd.DataFrame, units: list[Unit]) -> dict[str, tuple[int, int]]:
-    """(numerator, denominator) for each active unit whose tier has the indicator, and for H57."""
-    own_h57 = indicator.province_population == "own_rows"
-    unit_items = items[items["unit_code"] != PROVINCE_CODE] if own_h57 else items
-    per_unit = _counts(unit_items)
-    out = {u.code: per_unit.get(u.code, (0, 0)) for u in units if indicator.applies_to_tier(u.tier)}
-    province = items[items["unit_code"] == PROVINCE_CODE] if own_h57 else items
-    out[PROVINCE_CODE] = (int(province["ok"].sum()), len(province))
+def derived_sql(indicator: Indicator) -> str:
+    """A derived duty's items: its parent's kept rows, restricted or re-judged (derived.py)."""
+    parent, restriction = DERIVED[indicator.code]
+    if parent != indicator.derived_from:
+        raise ValueError(f"{indicator.code}: the catalogue derives it from {indicator.derived_from}, "
+                         f"derived.py from {parent}")
+    return (f"SELECT unit_code, item_id, {restriction.ok} AS ok, {restriction.detail} AS detail "
+            f"FROM {parent_table(parent)} WHERE {restriction.where}")
+
+
+def insert_items(conn: Connection, items: pd.DataFrame) -> None:
+    """A finisher's items into ind_run_current."""
+    if items.empty:
+        return
+    columns = {
+        "unit_code": items["unit_code"].tolist(),
+        "item_id": [str(x) for x in items["item_id"]],
+        "ok": [int(x) for x in items["ok"]],
+        "detail": items["detail"].tolist(),
+    }
+    if conn.dialect.name == "postgresql":
+        conn.execute(INSERT_ITEMS_PG, columns)
+    else:
+        conn.execute(sa.insert(run_current), [dict(zip(columns, row, strict=True))
+                                              for row in zip(*columns.values(), strict=True)])
+
+
+def stage_items(conn: Connection, indicator: Indicator, params: dict, cal: WorkingCalendar,
+                period: Period, parents: set[str]) -> None:
+    """Fill ind_run_current with one indicator's items.
+
+    Items stay in the database: only those a finisher must judge in Python travel through it.
+    A parent's whole rows are kept in their own table for the duties derived from it.
+    """
+    if indicator.code in finishers.FINISHERS:
+        items = read_items(conn, indicator, params, cal, period)
+        insert_items(conn, items)
+        return
+    if indicator.derived_from:
+        source = derived_sql(indicator)
+    else:
+        source = indicator.sql_path.read_text(encoding="utf-8")
+        if indicator.code in parents:
+            table = parent_table(indicator.code)
+            stmt, used = bind_sql(f"CREATE TEMPORARY TABLE {table} AS SELECT * FROM (\n{source}\n) items", params)
+            conn.execute(stmt, used)
+            source = f"SELECT * FROM {table}"
+    stmt, used = bind_sql(f"INSERT INTO {run_current.name} (unit_code, item_id, ok, detail) "
+                          f"SELECT unit_code, CAST(item_id AS TEXT), ok, detail FROM (\n{source}\n) items", params)
+    conn.execute(stmt, used)
+
+
+def item_counts(conn: Connection) -> dict[str | None, tuple[int, int]]:
+    """The current indicator's items per unit (None where an item names none): (passed, items)."""
+    c = run_current.c
+    rows = conn.execute(sa.select(c.unit_code, sa.func.sum(c.ok), sa.func.count()).group_by(c.unit_code))
+    return {unit: (int(passed), int(n)) for unit, passed, n in rows}
+
+
+def keep_failures(conn: Connection, indicator: Indicator, units: list[Unit]) -> None:
+    """The current indicator's failed items of active units whose tier has it, kept for the write."""
+    eligible = [u.code for u in units if indicator.applies_to_tier(u.tier)]
+    if not eligible:
+        return
+    c, f = run_current.c, run_failed.c
+    failed = sa.select(sa.literal(indicator.code, sa.Text), sa.literal(indicator.item_type, sa.Text),
+                       c.unit_code, c.item_id, c.detail).where(c.ok == 0, c.unit_code.in_(eligible))
+    conn.execute(sa.insert(run_failed).from_select(
+        [f.indicator_code, f.item_type, f.unit_code, f.item_id, f.detail], failed))
+
+
+def indicator_result(conn: Connection, indicator: Indicator, params: dict, cal: WorkingCalendar,
+                      period: Period, parents: set[str], units: list[Unit]
+                      ) -> dict[str, tuple[int, int]]:
+    """One indicator's (numerator, denominator) per unit and H57; its failures kept for the write."""
+    run_current.create(conn)
+    stage_items(conn, indicator, params, cal, period, parents)
+    result = aggregate(indicator, item_counts(conn), units)
+    keep_failures(conn, indicator, units)
+    run_current.drop(conn)
+    return result
+
+
+def aggregate(indicator: Indicator, counts: dict[str | None, tuple[int, int]], units: list[Unit]
+              ) -> dict[str, tuple[int, int]]:
+    """(numerator, denominator) for each active unit whose tier has the indicator, and for H57.
+
+    H57 counts every item whatever its unit, or only its own rows where the SQL writes them
+    (indicators counting distinct procedures province-wide).
+    """
+    out = {u.code: counts.get(u.code, (0, 0)) for u in units if indicator.applies_to_tier(u.tier)}
+    if indicator.province_population == "own_rows":
+        out[PROVINCE_CODE] = counts.get(PROVINCE_CODE, (0, 0))
+    else:
+        out[PROVINCE_CODE] = (sum(n for n, _ in counts.values()), sum(d for _, d in counts.values()))
     return out
 
 
-def failed_items(period: Period, indicator: Indicator, items: pd.DataFrame, units: list[Unit]) -> list[dict]:
-    """Violations: failed items of active units whose tier has the indicator."""
-    eligible = {u.code for u in units if indicator.applies_to_tier(u.tier)}
-    failed = items[(items["ok"] == 0) & items["unit_code"].isin(eligible)]
-    return [
-        {"period": period.code, "unit_code": unit, "indicator_code": indicator.code,
-         "item_type": indicator.item_type, "item_id": str(item_id), "detail": detail}
-        for unit, item_id, detail in failed[["unit_code", "item_id", "detail"]].itertuples(index=False)
-    ]
+def compute_indicators(conn: Connection, indicators: list[Indicator], params: dict, cal: WorkingCalendar,
+                       period: Period, units: list[Unit], timings: dict[str, float] | None = None
+                       ) -> dict[str, dict[str, tuple[int, int]]]:
+    """The read phase of a run, on a connection from run_connection(), inside a transaction.
+
+    Materialises the views for `params` (period_params, or a window's), then computes each
+    indicator in order — a derived duty's parent must come before it — and returns
+    indicator -> unit (active units and H57) -> (numerator, denominator). Failed items wait
+    in the connection's ind_run_failed for insert_violations; nothing else is written.
+    """
+    step = _Stopwatch(timings)
+    parents = {i.derived_from for i in indicators if i.derived_from}
+    with step("views"):
+        materialise_views(conn, params)
+        run_failed.create(conn)
+    results: dict[str, dict[str, tuple[int, int]]] = {}
+    for indicator in indicators:
+        with step(indicator.code):
+            results[indicator.code] = indicator_result(conn, indicator, params, cal, period, parents, units)
+    return results
+
+
+def insert_violations(conn: Connection, period: Period) -> int:
+    """Violations: the kept failures, copied inside the database."""
+    f, v = run_failed.c, ind_violations.c
+    # in key order: appending to the key's b-tree is several times cheaper than random inserts
+    failed = (sa.select(sa.literal(period.code, sa.Text), f.unit_code, f.indicator_code, f.item_type, f.item_id,
+                        f.detail)
+              .order_by(f.unit_code, f.indicator_code, f.item_id))
+    columns = [v.period, v.unit_code, v.indicator_code, v.item_type, v.item_id, v.detail]
+    conn.execute(sa.insert(ind_violations).from_select(columns, failed))
+    return conn.execute(sa.select(sa.func.count()).select_from(run_failed)).scalar_one()
 
 
 def _float(x: Fraction | None) -> float | None:
@@ -191,11 +298,13 @@ def result_rows(period: Period, results: dict[str, dict[str, tuple[int, int]]],
     return rows
 
 
-def compute_period(engine: Engine, period: str, run_started_at: dt.datetime) -> dict:
+def compute_period(engine: Engine, period: str, run_started_at: dt.datetime,
+                   timings: dict[str, float] | None = None) -> dict:
     """Compute every indicator of `period` ('YYYY-MM') and replace its rows in the result tables.
 
     Reads the staged tables as they stand (the run's cut-off is the extraction that filled
-    them); returns counts only.
+    them); returns counts only. `timings`, when given, receives the seconds each step took
+    (each indicator by its code; `views`, `scores`, `write`).
     """
     p = Period(period)
     cat = load_catalogue()
@@ -204,28 +313,24 @@ def compute_period(engine: Engine, period: str, run_started_at: dt.datetime) -> 
     with engine.begin() as conn:
         refresh_cal_days(conn, cal, p.first_day - CAL_MARGIN, p.last_day + CAL_MARGIN)
     params = period_params(p)
-    results: dict[str, dict[str, tuple[int, int]]] = {}
-    violations: list[dict] = []
-    parents = {i.derived_from for i in cat.indicators if i.derived_from}
-    kept: dict[str, pd.DataFrame] = {}  # items of the indicators some duty derives from
-    with _snapshot(engine) as conn:
-        units = active_units(conn, p)
-        for indicator in cat.indicators:
-            if indicator.derived_from:
-                items = derive(indicator, kept[indicator.derived_from])
-            else:
-                items = read_items(conn, indicator, params, cal, p)
-                if indicator.code in parents:
-                    kept[indicator.code] = items
-            results[indicator.code] = aggregate(indicator, items, units)
-            violations.extend(failed_items(p, indicator, items, units))
-    scores = unit_scores(cat, [*(u.code for u in units), PROVINCE_CODE], results)
-    score_table = score_rows(p, units, scores, to_local_naive(run_started_at))
-    with engine.begin() as conn:
-        delete_period(conn, p.code)
-        n_results = insert_rows(conn, ind_results, result_rows(p, results, scores))
-        insert_rows(conn, ind_unit_scores, score_table)
-        n_violations = insert_rows(conn, ind_violations, violations)
+    step = _Stopwatch(timings)
+    with run_connection(engine) as conn:
+        # Read phase: one snapshot; writes go to the connection's temporary tables only.
+        with conn.begin():
+            units = active_units(conn, p)
+            results = compute_indicators(conn, cat.indicators, params, cal, p, units, timings)
+            with step("scores"):
+                scores = unit_scores(cat, [*(u.code for u in units), PROVINCE_CODE], results)
+                score_table = score_rows(p, units, scores, to_local_naive(run_started_at))
+        # Write phase: the period's rows replaced in one short transaction, READ COMMITTED
+        # like any other write, so a concurrent run of the same period waits instead of failing.
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="READ COMMITTED")
+        with step("write"), conn.begin():
+            delete_period(conn, p.code)
+            n_results = insert_rows(conn, ind_results, result_rows(p, results, scores))
+            insert_rows(conn, ind_unit_scores, score_table)
+            n_violations = insert_violations(conn, p)
     return {
         "period": p.code,
         "units": len(units),
@@ -236,8 +341,17 @@ def compute_period(engine: Engine, period: str, run_started_at: dt.datetime) -> 
     }
 
 
-def _snapshot(engine: Engine):
-    """One read snapshot for all the period's queries on PostgreSQL (SQLite reads one file)."""
-    if engine.dialect.name == "postgresql":
-        return engine.connect().execution_options(isolation_level="REPEATABLE READ")
-    return engine.connect()
+class _Stopwatch:
+    """Adds each step's wall time to `timings` (nothing when it is None)."""
+
+    def __init__(self, timings: dict[str, float] | None):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.timings is not None:
+                self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start

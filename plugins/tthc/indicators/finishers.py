@@ -70,19 +70,20 @@ def d2_2_online_receipt_8wh(frame: pd.DataFrame, cal: WorkingCalendar, period: P
     """
     keep, ok, detail = [], [], []
     submitted, answered = _instants(frame["submitted_at"]), _instants(frame["first_answer_at"])
+    # Working time never exceeds elapsed time: within 8 elapsed hours needs no calendar.
+    eight_hours = dt.timedelta(seconds=EIGHT_WORKING_HOURS)
+    end = pd.Timestamp(period.end)
     for sub, first in zip(submitted, answered, strict=True):
-        sub = sub.to_pydatetime()
         if pd.isna(first):
-            waited = cal.working_seconds_between(sub, period.end)
-            keep.append(waited >= EIGHT_WORKING_HOURS)
+            keep.append(end - sub >= eight_hours and
+                        cal.working_seconds_between(sub.to_pydatetime(), period.end) >= EIGHT_WORKING_HOURS)
             ok.append(False)
             detail.append("no answer within 8 working hours")
         else:
             keep.append(True)
-            first = first.to_pydatetime()
             # an answer beyond the calendar's last day is certainly not within 8 working hours
-            in_time = first.date() <= cal.last_day and (
-                cal.working_seconds_between(sub, first) <= EIGHT_WORKING_HOURS)
+            in_time = first - sub <= eight_hours or (first.date() <= cal.last_day and cal.working_seconds_between(
+                sub.to_pydatetime(), first.to_pydatetime()) <= EIGHT_WORKING_HOURS)
             ok.append(in_time)
             detail.append("first answer after 8 working hours")
     mask = pd.Series(keep, index=frame.index, dtype=bool)

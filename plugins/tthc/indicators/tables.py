@@ -6,8 +6,10 @@ period's rows in one transaction and keeps other periods' history for trends.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import re
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -75,6 +77,9 @@ ind_violations = Table(
     Column("item_id", Text, nullable=False),
     Column("detail", Text),
     PrimaryKeyConstraint("period", "unit_code", "indicator_code", "item_id"),
+    # SQLite: one b-tree, the key's, instead of a rowid table plus its key index; a rerun
+    # deletes and writes a few hundred thousand rows per province-month (half the time).
+    sqlite_with_rowid=False,
 )
 
 # The working calendar as a table, for day arithmetic in SQL. working_day_seq counts working
@@ -162,3 +167,106 @@ def refresh_cal_days(conn: Connection, cal: WorkingCalendar, first: dt.date, las
 def delete_period(conn: Connection, period: str) -> None:
     for table in (ind_results, ind_unit_scores, ind_violations):
         conn.execute(sa.delete(table).where(table.c.period == period))
+
+
+# --- per-run working tables ------------------------------------------------------------
+# A run materialises each view once, as a temporary table of the view's own name: SQLite
+# and PostgreSQL both resolve an unqualified name to the connection's temporary table
+# before the permanent view, so every indicator's SQL reads the same definition whether it
+# runs alone or in a run, and the run scans the staged tables once instead of once per
+# indicator. Temporary tables are private to the run's connection.
+SCOPE_VIEW = "ind_v_scope"
+PERIOD_SCOPE_SQL = INDICATOR_SQL_DIR / "run" / "period_scope.sql"
+RUN_VIEW_INDEXES = {
+    "ind_v_received": ("dossier_code",),
+    "ind_v_received_progress": ("dossier_code",),
+}
+
+# PostgreSQL session memory for the run (upper bounds, taken only as needed); the run's
+# connection is never reused, so the settings end with it.
+PG_TEMP_BUFFERS = "512MB"
+PG_RUN_MEMORY = {"work_mem": "128MB", "maintenance_work_mem": "256MB"}
+
+run_metadata = MetaData()
+# The items of the indicator being computed: counted, and its failures kept, in SQL.
+run_current = Table(
+    "ind_run_current", run_metadata,
+    Column("unit_code", Text),
+    Column("item_id", Text, nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("detail", Text),
+    prefixes=["TEMPORARY"],
+)
+# The failed items of eligible units (active, their tier has the indicator): the violations.
+run_failed = Table(
+    "ind_run_failed", run_metadata,
+    Column("indicator_code", Text, nullable=False),
+    Column("item_type", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
+    Column("item_id", Text, nullable=False),
+    Column("detail", Text),
+    prefixes=["TEMPORARY"],
+)
+
+
+def bind_sql(sql: str, params: dict) -> tuple[sa.TextClause, dict]:
+    """text() with the parameters it names; datetimes bound as DateTime (SQLite's stored format)."""
+    names = set(re.findall(r"(?<!:):([a-z_]+)", sql))
+    used = {k: v for k, v in params.items() if k in names}
+    binds = [
+        sa.bindparam(k, type_=sa.DateTime() if isinstance(v, dt.datetime) else sa.Date())
+        for k, v in used.items() if isinstance(v, dt.date)
+    ]
+    return sa.text(sql).bindparams(*binds), used
+
+
+def materialise_views(conn: Connection, params: dict) -> None:
+    """The views as temporary tables of the same names (see above), for the period of `params`.
+
+    ind_v_scope, which the other views read, becomes the dossiers the period can touch
+    (run/period_scope.sql) instead of every staged dossier.
+    """
+    for path in view_files():
+        name = _view_name(path)
+        if name == SCOPE_VIEW:
+            sql = f"CREATE TEMPORARY TABLE {name} AS\n{PERIOD_SCOPE_SQL.read_text(encoding='utf-8')}"
+            conn.execute(*bind_sql(sql, params))
+        else:
+            sql = path.read_text(encoding="utf-8")
+            create = re.sub(rf"^CREATE VIEW {name} AS", f"CREATE TEMPORARY TABLE {name} AS", sql,
+                            count=1, flags=re.MULTILINE)
+            if create == sql:
+                raise ValueError(f"{path.name}: expected 'CREATE VIEW {name} AS' at the start of a line")
+            conn.exec_driver_sql(create)
+        if name in RUN_VIEW_INDEXES:
+            conn.exec_driver_sql(f"CREATE INDEX ix_{name} ON {name} ({', '.join(RUN_VIEW_INDEXES[name])})")
+
+
+@contextlib.contextmanager
+def run_connection(engine: Engine):
+    """The run's own connection: one read snapshot on PostgreSQL (SQLite reads one file).
+
+    Never returned to the pool: closing it discards its temporary tables at once (cheaper
+    than dropping them), and they can never shadow the views for another user.
+    """
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            # the default 8 MB of buffers for temporary tables would spill the run's to disk
+            conn.exec_driver_sql(f"SET temp_buffers = '{PG_TEMP_BUFFERS}'")
+            conn.commit()
+        except sa.exc.DBAPIError:
+            conn.rollback()  # the session has used temporary tables already: it keeps its setting
+        # and the default 4 MB per sort or hash would spill each DISTINCT, GROUP BY and index build
+        for setting, value in PG_RUN_MEMORY.items():
+            conn.exec_driver_sql(f"SET {setting} = '{value}'")
+        conn.commit()
+    else:
+        conn.exec_driver_sql("PRAGMA temp_store = MEMORY")  # the run's tables: a few hundred MB at most
+        conn.commit()
+    try:
+        yield conn
+    finally:
+        conn.invalidate()
+        conn.close()

@@ -1,4 +1,4 @@
--- Dossiers (hồ sơ) in the populations: every staged dossier the quality gate kept, with its
+-- Dossiers (hồ sơ) in the populations: every staged dossier in scope the quality gate kept, with its
 -- procedure's attributes as they stand now and whether it was *received* (tiếp nhận):
 -- received_at is set and the status is not 1 (newly submitted) or 3 (not received).
 CREATE VIEW ind_v_dossiers AS
@@ -28,3 +28,4 @@ SELECT
 FROM stg_dossiers d
 LEFT JOIN stg_procedures p ON p.procedure_code = d.procedure_code
 WHERE NOT EXISTS (SELECT 1 FROM quality_excluded_dossiers q WHERE q.dossier_code = d.dossier_code)
+  AND d.dossier_code IN (SELECT s.dossier_code FROM ind_v_scope s)

@@ -1,6 +1,7 @@
--- Processing events (tiến trình) of the dossiers the quality gate kept. Rows repeating the
+-- Processing events (tiến trình) of the dossiers in scope the quality gate kept. Rows repeating the
 -- same (dossier_code, event_type, occurred_at) are one event everywhere.
 CREATE VIEW ind_v_events AS
 SELECT DISTINCT e.dossier_code, e.event_type, e.occurred_at
 FROM stg_dossier_events e
 WHERE NOT EXISTS (SELECT 1 FROM quality_excluded_dossiers q WHERE q.dossier_code = e.dossier_code)
+  AND e.dossier_code IN (SELECT s.dossier_code FROM ind_v_scope s)
