@@ -240,6 +240,8 @@ def materialise_views(conn: Connection, params: dict) -> None:
             conn.exec_driver_sql(create)
         if name in RUN_VIEW_INDEXES:
             conn.exec_driver_sql(f"CREATE INDEX ix_{name} ON {name} ({', '.join(RUN_VIEW_INDEXES[name])})")
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ANALYZE {name}")  # autovacuum never analyses temporary tables
 
 
 @contextlib.contextmanager
