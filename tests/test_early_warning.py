@@ -1,0 +1,183 @@
+"""Nightly early warning: selection, one mail per unit with something new, de-duplication."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+
+import pytest
+import sqlalchemy as sa
+from tthc import early_warning as ew
+from tthc.calendar import load_calendar
+from tthc.config import Recipients
+from tthc.connections import SmtpEndpoint
+from tthc.warehouse import schema
+from warehouse_builder import Warehouse, at, sqlite_engine
+
+NOW = at(2025, 3, 11)  # Tuesday 00:00: the run for Monday 10 March
+TUESDAY_RULES = ew.WarningRules(office_weekday=6)  # no weekly summary on these nights
+UNITS = {"U1": "u1@hue.example.vn", "U2": "u2@hue.example.vn", "U3": "u3@hue.example.vn"}
+
+
+def recipients(send_to_units: bool = True) -> Recipients:
+    return Recipients(office_to=["vanphong@hue.example.vn"], sender="tthc@hue.example.vn",
+                      data_engineers=["de@hue.example.vn"], units=UNITS, send_to_units=send_to_units)
+
+
+def endpoint(smtp_server) -> SmtpEndpoint:
+    host, port, _ = smtp_server
+    return SmtpEndpoint(host, port, None, None, False)
+
+
+@pytest.fixture
+def wh(tmp_path) -> Warehouse:
+    w = Warehouse(sqlite_engine(tmp_path))
+    for unit in UNITS:
+        w.unit(unit)
+    w.procedure("P1")
+    return w
+
+
+def plant_due_tomorrow(wh: Warehouse) -> None:
+    """U1's dossier due tomorrow, open, no apology; and the near misses that must stay silent."""
+    received = at(2025, 3, 3, 9)
+    wh.dossier("U1-DUE-TOMORROW", "U1", "P1", received_at=received, due_at=at(2025, 3, 12, 17))
+    wh.dossier("U1-DONE-LATER", "U1", "P1", received_at=received, due_at=at(2025, 3, 12, 17),
+               completed_at=at(2025, 3, 11, 10), status=9)  # completed after the cut-off: open then
+    wh.dossier("U1-COMPLETED", "U1", "P1", received_at=received, due_at=at(2025, 3, 12, 17),
+               completed_at=at(2025, 3, 10, 10), status=9)
+    wh.dossier("U1-APOLOGISED", "U1", "P1", received_at=received, due_at=at(2025, 3, 12, 17))
+    wh.apology("U1-APOLOGISED", issued_at=at(2025, 3, 10, 9), new_due_at=at(2025, 3, 19, 17))
+    wh.dossier("U1-DUE-NEXT-WEEK", "U1", "P1", received_at=received, due_at=at(2025, 3, 18, 17))
+    wh.dossier("U1-ALREADY-LATE", "U1", "P1", received_at=received, due_at=at(2025, 3, 10, 17))
+    wh.dossier("U1-WITHDRAWN", "U1", "P1", received_at=received, due_at=at(2025, 3, 12, 17), status=7)
+    wh.event("U1-WITHDRAWN", "withdrawn", at(2025, 3, 7, 9))
+    wh.dossier("U1-QUARANTINED", "U1", "P1", received_at=received, due_at=at(2025, 3, 12, 17))
+    wh.exclude("U1-QUARANTINED")
+    wh.dossier("U1-NOT-RECEIVED", "U1", "P1", received_at=received, due_at=at(2025, 3, 12, 17), status=3)
+    # U2 has something else to act on: a feedback item whose 15-day deadline is 12 March
+    wh.feedback("FB-U2-NEAR", "U2", forwarded_at=at(2025, 2, 25, 10))
+
+
+def test_dossier_due_tomorrow_is_selected_for_its_unit_only(wh):
+    plant_due_tomorrow(wh)
+    items = ew.select_warnings(wh.engine, NOW, rules=TUESDAY_RULES)
+    dossiers = {(i.unit_code, i.item_id) for i in items if i.item_type == ew.DOSSIER_DUE}
+    assert dossiers == {("U1", "U1-DUE-TOMORROW"), ("U1", "U1-DONE-LATER")}
+    assert {(i.unit_code, i.item_id) for i in items if i.item_type == ew.FEEDBACK_DUE} == {("U2", "FB-U2-NEAR")}
+
+
+def test_each_unit_gets_one_mail_with_its_own_items_and_silent_units_none(wh, smtp_server):
+    plant_due_tomorrow(wh)
+    run = ew.send_warnings(wh.engine, NOW, endpoint(smtp_server), recipients(), TUESDAY_RULES)
+    inbox = smtp_server[2].messages
+    by_to = {m["To"]: m for m in inbox}
+    assert sorted(by_to) == ["u1@hue.example.vn", "u2@hue.example.vn"]  # U3: nothing to act on, no mail
+    assert run.mailed_units == ["U1", "U2"] and not run.office_summary_sent
+    u1, u2 = by_to["u1@hue.example.vn"].get_content(), by_to["u2@hue.example.vn"].get_content()
+    assert "U1-DUE-TOMORROW" in u1 and "12:00" not in u1 and "17:00 ngày 12/03/2025" in u1
+    assert "Hồ sơ sắp quá hạn" in u1 and "FB-U2-NEAR" not in u1
+    assert "U1-DUE-TOMORROW" not in u2 and "FB-U2-NEAR" in u2 and "hết ngày 12/03/2025" in u2
+    for silent in ("U1-COMPLETED", "U1-APOLOGISED", "U1-DUE-NEXT-WEEK", "U1-ALREADY-LATE", "U1-WITHDRAWN",
+                   "U1-QUARANTINED", "U1-NOT-RECEIVED"):
+        assert silent not in u1
+    assert "U1" in by_to["u1@hue.example.vn"]["Subject"]
+
+
+def test_unchanged_item_is_not_announced_again_and_a_new_due_date_is(wh, smtp_server):
+    plant_due_tomorrow(wh)
+    smtp, rec, inbox = endpoint(smtp_server), recipients(), smtp_server[2].messages
+    ew.send_warnings(wh.engine, NOW, smtp, rec, TUESDAY_RULES)
+    assert len(inbox) == 2
+    # the next night: the same items, unchanged and still due soon -> nothing is sent
+    again = ew.send_warnings(wh.engine, NOW + dt.timedelta(hours=1), smtp, rec, TUESDAY_RULES)
+    assert again.candidates >= 2 and again.new_items == 0 and len(inbox) == 2
+    # the due date moves (still within the window): announced again, alone
+    with wh.engine.begin() as conn:
+        d = schema.stg_dossiers
+        conn.execute(sa.update(d).where(d.c.dossier_code == "U1-DUE-TOMORROW")
+                     .values(due_at=at(2025, 3, 13, 9, 30)))
+    third = ew.send_warnings(wh.engine, NOW + dt.timedelta(hours=2), smtp, rec, TUESDAY_RULES)
+    assert third.new_items == 1 and third.mailed_units == ["U1"] and len(inbox) == 3
+    body = inbox[-1].get_content()
+    assert "U1-DUE-TOMORROW" in body and "09:30 ngày 13/03/2025" in body and "U1-DONE-LATER" not in body
+
+
+def test_a_failed_send_is_retried_by_the_next_run(wh, smtp_server):
+    plant_due_tomorrow(wh)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = SmtpEndpoint("127.0.0.1", s.getsockname()[1], None, None, False)
+    with pytest.raises(ew.EarlyWarningDeliveryError, match="U1, U2"):
+        ew.send_warnings(wh.engine, NOW, dead, recipients(), TUESDAY_RULES)
+    with wh.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ew.early_warning_ledger)).scalar_one() == 0
+    run = ew.send_warnings(wh.engine, NOW, endpoint(smtp_server), recipients(), TUESDAY_RULES)
+    assert run.mailed_units == ["U1", "U2"] and len(smtp_server[2].messages) == 2
+
+
+def test_units_are_not_mailed_when_the_office_has_not_enabled_it(wh, smtp_server):
+    plant_due_tomorrow(wh)
+    run = ew.send_warnings(wh.engine, NOW, endpoint(smtp_server), recipients(send_to_units=False), TUESDAY_RULES)
+    assert run.units_mail_disabled and run.mailed_units == [] and smtp_server[2].messages == []
+    assert run.new_items == 3  # still counted, and left unannounced for when mail is enabled
+
+
+def test_online_dossier_not_received_within_most_of_its_8_working_hours(wh):
+    cal = load_calendar()
+    # Monday 14:00: 3 working hours used by midnight, deadline Tuesday 14:00 (before the next run)
+    wh.dossier("ON-MON-14", "U1", "P1", received_at=None, submitted_at=at(2025, 3, 10, 14), status=1, channel=2)
+    wh.dossier("ON-ANSWERED", "U1", "P1", received_at=None, submitted_at=at(2025, 3, 10, 14), status=1,
+               channel=2)
+    wh.event("ON-ANSWERED", "received", at(2025, 3, 10, 15))
+    wh.dossier("ON-PAST-8H", "U1", "P1", received_at=None, submitted_at=at(2025, 3, 6, 9), status=1, channel=2)
+    wh.dossier("COUNTER-MON", "U1", "P1", received_at=None, submitted_at=at(2025, 3, 10, 14), status=1,
+               channel=1)
+    items = ew.online_receipts_due(wh.engine.connect(), cal, NOW)
+    assert [(i.item_id, i.deadline) for i in items] == [("ON-MON-14", at(2025, 3, 11, 14))]
+    # Friday 16:00 seen at Saturday 00:00: 1 hour used, deadline Monday 16:00, after the next run -> not yet;
+    # seen at Monday 00:00 it is due before the next run -> warned
+    wh.dossier("ON-FRI-16", "U2", "P1", received_at=None, submitted_at=at(2025, 3, 7, 16), status=1, channel=2)
+    with wh.engine.connect() as conn:
+        assert ew.online_receipts_due(conn, cal, at(2025, 3, 8)) == []
+        monday = ew.online_receipts_due(conn, cal, at(2025, 3, 10))
+    assert [(i.item_id, i.deadline) for i in monday] == [("ON-FRI-16", at(2025, 3, 10, 16))]
+
+
+def test_feedback_near_its_15_day_deadline(wh):
+    cal = load_calendar()
+    wh.feedback("FB-DUE-12", "U1", forwarded_at=at(2025, 2, 25, 10))        # deadline 12/03: warned
+    wh.feedback("FB-DUE-16", "U1", forwarded_at=at(2025, 3, 1, 10))         # 16/03: beyond 3 working days
+    wh.feedback("FB-ANSWERED", "U1", forwarded_at=at(2025, 2, 25, 10), published_at=at(2025, 3, 5))
+    wh.feedback("FB-MISSED", "U1", forwarded_at=at(2025, 2, 20, 10))        # deadline 07/03: already missed
+    wh.feedback("FB-NO-UNIT", None, forwarded_at=at(2025, 2, 25, 10))
+    with wh.engine.connect() as conn:
+        items = ew.feedback_due_soon(conn, cal, NOW)
+    assert [(i.item_id, i.deadline) for i in items] == [("FB-DUE-12", at(2025, 3, 13))]
+
+
+def test_office_gets_the_weekly_summary_with_the_forecast_once(wh, smtp_server):
+    plant_due_tomorrow(wh)
+    monday = at(2025, 3, 17)
+    wh.dossier("U3-DUE-MON", "U3", "P1", received_at=at(2025, 3, 3, 9), due_at=at(2025, 3, 17, 17))
+    smtp, inbox = endpoint(smtp_server), smtp_server[2].messages
+    run = ew.send_warnings(wh.engine, monday, smtp, recipients(), ew.WarningRules(office_weekday=0))
+    office = [m for m in inbox if m["To"] == "vanphong@hue.example.vn"]
+    assert run.office_summary_sent and len(office) == 1
+    text = office[0].get_content()
+    assert "Dự báo Chỉ số cuối tháng" in text and "Phương pháp" in text and "U3" in text
+    ew.send_warnings(wh.engine, monday + dt.timedelta(hours=3), smtp, recipients(), ew.WarningRules(office_weekday=0))
+    assert len([m for m in inbox if m["To"] == "vanphong@hue.example.vn"]) == 1  # once a week
+
+
+def test_selection_agrees_on_postgresql(pg_database):
+    w = Warehouse(sa.create_engine(pg_database))
+    for unit in UNITS:
+        w.unit(unit)
+    w.procedure("P1")
+    plant_due_tomorrow(w)
+    items = ew.select_warnings(w.engine, NOW, rules=TUESDAY_RULES)
+    assert [(i.unit_code, i.item_type, i.item_id) for i in items] == [
+        ("U1", ew.DOSSIER_DUE, "U1-DONE-LATER"), ("U1", ew.DOSSIER_DUE, "U1-DUE-TOMORROW"),
+        ("U2", ew.FEEDBACK_DUE, "FB-U2-NEAR")]
+    w.engine.dispose()
