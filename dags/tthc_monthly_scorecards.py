@@ -6,7 +6,8 @@ then the scorecards rendered by one mapped task per batch of units), move it int
 whole with its manifest, then deliver it to the office exactly once — unless the month's quality gate
 has a critical failure, in which case the engineers are told why and nothing is sent.
 
-Params: `send` (default true; `tthc-scorecards run` passes false unless --send),
+Params: `send` (unset: scheduled runs send, backfills and manual runs do not; `tthc-scorecards run`
+passes it from --send),
 `resend` (default false; a rerun or backfill re-sends only when this is set) and
 `reextract` (default false; re-read the sources from the period's start, for a corrected source).
 """
@@ -38,7 +39,8 @@ DEFAULT_ARGS = {
     default_args=DEFAULT_ARGS,
     on_failure_callback=EngineerFailureNotifier(),
     params={
-        "send": Param(True, type="boolean", description="deliver to the office after writing the folder"),
+        "send": Param(None, type=["null", "boolean"],
+                      description="deliver to the office; unset: scheduled runs send, backfills and manual runs do not"),
         "resend": Param(False, type="boolean", description="send again even if the ledger says sent"),
         "reextract": Param(False, type="boolean",
                            description="re-read the sources from the period's start (after a source was corrected)"),
@@ -95,7 +97,7 @@ def tthc_monthly_scorecards():
     @task
     def deliver() -> dict:
         ctx = get_current_context()
-        return pipeline.deliver(runtime.monthly_period(ctx), send=ctx["params"]["send"],
+        return pipeline.deliver(runtime.monthly_period(ctx), send=runtime.should_send(ctx),
                                 resend=ctx["params"]["resend"])
 
     cut_off = record_cut_off()

@@ -66,9 +66,9 @@ def test_monthly_interval_is_the_local_month(dagbag):
     assert period_from_interval(interval.start, interval.end) == Period("2025-09")
 
 
-def test_monthly_dag_delivers_last_and_params_default_to_send(dagbag):
+def test_monthly_dag_delivers_last_and_only_scheduled_runs_send_by_default(dagbag):
     dag = dagbag.dags["tthc_monthly_scorecards"]
-    assert dag.params["send"] is True and dag.params["resend"] is False
+    assert dag.params["send"] is None and dag.params["resend"] is False  # None: only scheduled runs send
     deliver = dag.get_task("deliver")
     assert deliver.downstream_list == []
     assert "finish_month_folder" in deliver.upstream_task_ids

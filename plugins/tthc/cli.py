@@ -114,13 +114,15 @@ def _generate_embedded(home: embedded.EmbeddedHome, first: str, last: str, dossi
 
 
 def _embedded_national(home: embedded.EmbeddedHome, stack: ExitStack) -> None:
-    """Serve the embedded national store on a free loopback port and point the connection at it."""
+    """Serve the embedded national store on a free loopback port and point the connections at the
+    embedded files for as long as the server runs (then the environment is as it was)."""
     from tthc.sim.national_mock import BackgroundServer, create_app
 
     server = BackgroundServer(create_app(f"sqlite:///{home.national_db}", embedded.DEMO_TOKEN))
     base_url = stack.enter_context(server)
     port = int(base_url.rsplit(":", 1)[1])
-    embedded.apply_defaults(embedded.connection_environment(home, port))
+    applied = embedded.apply_defaults(embedded.connection_environment(home, port))
+    stack.callback(lambda: [os.environ.pop(name, None) for name in applied])
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -147,9 +149,9 @@ def _run(periods: list[str], conf: dict, nightly: bool, dossiers_per_year: int =
             if nightly:
                 run_dag("tthc_nightly", p.end)  # the month's last night
             run_dag("tthc_monthly_scorecards", p.end, conf)
-    from tthc.connections import output_dir
+        from tthc.connections import output_dir
 
-    return output_dir()
+        return output_dir()
 
 
 def cmd_demo(args) -> int:

@@ -49,3 +49,10 @@ def reread_from(context) -> dt.datetime | None:
     if not context["params"].get("reextract"):
         return None
     return to_local_naive(context["data_interval_start"])
+
+
+def should_send(context) -> bool:
+    """Only the schedule delivers by default: a backfill or a manual run over past months mails
+    the office only when its conf says `send: true` (the ledger still stops any re-send)."""
+    asked = context["params"].get("send")
+    return bool(asked) if asked is not None else context["dag_run"].run_type == "scheduled"

@@ -9,6 +9,7 @@ greatest `updated_at` — with every time normalised to naive local time
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -217,8 +218,24 @@ quality_excluded_dossiers = Table(
 )
 
 
+SCHEMA_LOCK_ID = 0x7474686377  # any constant shared by every process that creates the schema
+
+
 def create_all(engine) -> None:
-    metadata.create_all(engine)
+    """Create missing tables. Parallel first runs (two extraction tasks at once) would race on
+    PostgreSQL's catalog, so one DDL pass runs at a time; on SQLite the loser of a race simply
+    finds the table there and tries again."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_ID)))
+            metadata.create_all(conn)
+        return
+    try:
+        metadata.create_all(engine)
+    except sa.exc.OperationalError as exc:
+        if "already exists" not in str(exc):
+            raise
+        metadata.create_all(engine)
 
 
 # --- extraction bookkeeping ----------------------------------------------------------------
