@@ -40,7 +40,7 @@ DEFAULT_ARGS = {
     on_failure_callback=EngineerFailureNotifier(),
     params={
         "send": Param(None, type=["null", "boolean"],
-                      description="deliver to the office; unset: scheduled runs send, backfills and manual runs do not"),
+                      description="deliver to the office; unset: scheduled runs do, backfills and manual runs not"),
         "resend": Param(False, type="boolean", description="send again even if the ledger says sent"),
         "reextract": Param(False, type="boolean",
                            description="re-read the sources from the period's start (after a source was corrected)"),
