@@ -5,29 +5,18 @@ committed watermark, as the sources stand when the run starts), then run the qua
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 from tthc import pipeline, runtime
 from tthc.notify import EngineerFailureNotifier
-
-DEFAULT_ARGS = {
-    "owner": "data-platform",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=5),
-    "retry_exponential_backoff": True,
-    "on_failure_callback": EngineerFailureNotifier(),
-}
 
 
 @dag(
     dag_id="tthc_nightly",
     schedule=CronDataIntervalTimetable(runtime.NIGHTLY_CRON, timezone=runtime.TIMEZONE),
-    start_date=dt.datetime(2025, 1, 1, tzinfo=ZoneInfo(runtime.TIMEZONE)),
+    start_date=runtime.START_DATE,
     catchup=True,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=runtime.default_args(),
     on_failure_callback=EngineerFailureNotifier(),
     tags=["tthc", "nightly", "extract", "quality"],
     doc_md=__doc__,

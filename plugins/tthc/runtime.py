@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from tthc.periods import day_from_interval, period_from_interval, to_local_naive
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 NIGHTLY_CRON = "0 0 * * *"  # at 00:00 local, for the day that just ended
 MONTHLY_CRON = "0 0 1 * *"  # at 00:00 local on the 1st, for the month that just ended
+START_DATE = dt.datetime(2025, 1, 1, tzinfo=ZoneInfo(TIMEZONE))  # the city's first month
+
+
+def default_args() -> dict:
+    """Every task of both DAGs: retried with backoff, and the engineers told when it fails."""
+    from tthc.notify import EngineerFailureNotifier
+
+    return {
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": EngineerFailureNotifier(),
+    }
 
 
 def cut_off(context) -> str:
