@@ -166,7 +166,13 @@ def test_engineers_get_one_alert_per_check_and_period_without_personal_data(prov
     engineers = config.recipients().data_engineers
     assert message["To"] == ", ".join(engineers) and message["X-Envelope-To"] == ", ".join(engineers)
     assert PERIOD in message["Subject"] and "WARNING" in message["Subject"]
-    body = message.get_content()
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()  # the run's readable report
+    assert f"Quality gate {DAG}/{PERIOD}" in html and all(o.name in html for o in result.outcomes)
+    with warehouse.connect() as conn:
+        stored = conn.execute(sa.select(wh.quality_reports.c.html)
+                              .where(wh.quality_reports.c.run_key == f"{DAG}/{PERIOD}")).scalar_one()
+    assert stored.strip() == html.replace("\r\n", "\n").strip()  # SMTP carries CRLF line ends
     for o in failed:
         assert f"{o.name} on {o.table}: {o.unexpected_count} row(s)" in body
         assert all(sample in body for sample in o.sample_ids)
@@ -174,7 +180,7 @@ def test_engineers_get_one_alert_per_check_and_period_without_personal_data(prov
     with sqlite3.connect(replica) as conn:
         personal = {v for row in conn.execute("SELECT applicant_name, applicant_id_number, applicant_phone "
                                               "FROM dossiers") for v in row if v}
-    assert personal and not [v for v in personal if v in body]
+    assert personal and not [v for v in personal if v in body or v in html]
 
     # A rerun of the same period (extraction and gate again) sends nothing more.
     warehouse, rerun = night(replica, store, warehouse_url)
@@ -188,5 +194,6 @@ def test_engineers_get_one_alert_per_check_and_period_without_personal_data(prov
     critical = run_gate(warehouse, warehouse_url, DAG, PERIOD, RUN_START)
     assert critical.status == "critical"
     assert alert_quality(warehouse, critical, smtp) == ["unit_invalid"] and len(inbox.messages) == 2
-    assert "CRITICAL" in inbox.messages[1]["Subject"] and "000.00.00.H57" in inbox.messages[1].get_content()
+    assert "CRITICAL" in inbox.messages[1]["Subject"]
+    assert "000.00.00.H57" in inbox.messages[1].get_body(preferencelist=("plain",)).get_content()
     assert month_status(warehouse, "2025-03") == ("critical", ["unit_invalid"])

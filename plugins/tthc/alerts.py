@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from tthc import config
 from tthc.connections import SmtpEndpoint
 from tthc.mail import build_message, post_webhook, send
-from tthc.quality.gate import GateResult
+from tthc.quality.gate import GateResult, report_html
 from tthc.warehouse import schema as wh
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def alert_quality(warehouse: Engine, result: GateResult, smtp: SmtpEndpoint | No
     subject = f"[tthc-scorecards] {result.status.upper()}: {len(fresh)} quality check(s) failed, {result.period}"
     channels = []
     if smtp is not None:
-        send(smtp, build_message(rec.sender, rec.data_engineers, subject, "\n".join(lines)))
+        send(smtp, build_message(rec.sender, rec.data_engineers, subject, "\n".join(lines),
+                                 html=report_html(result)))
         channels.append("email")
     if rec.alert_webhook_url:
         post_webhook(rec.alert_webhook_url, {"text": subject, "checks": [o.name for o in fresh.values()],

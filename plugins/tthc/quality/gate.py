@@ -96,6 +96,16 @@ def _gx_outcomes(warehouse_url: str, checks: tuple[Check, ...], run_start: dt.da
     return outcome
 
 
+def report_html(result: GateResult) -> str:
+    """The run's outcome as a readable HTML page (include/templates/quality_report.html.j2)."""
+    import jinja2
+
+    from tthc.paths import TEMPLATE_DIR
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True)
+    return env.get_template("quality_report.html.j2").render(r=result)
+
+
 def _gx_error(info: dict) -> str | None:
     """GX reports an expectation that could not run either flat or keyed by metric."""
     entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
@@ -181,6 +191,8 @@ def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
         status = max((o.severity for o in outcomes if not o.success), key=SEVERITY_ORDER.get, default="ok")
         result = GateResult(run_key, dag_id, period, run_started_at.isoformat(), status, outcomes, len(excluded))
         conn.execute(sa.delete(wh.quality_runs).where(wh.quality_runs.c.run_key == run_key))
+        conn.execute(sa.delete(wh.quality_reports).where(wh.quality_reports.c.run_key == run_key))
+        conn.execute(sa.insert(wh.quality_reports).values(run_key=run_key, html=report_html(result)))
         conn.execute(sa.insert(wh.quality_runs).values(
             run_key=run_key, period=period, dag_id=dag_id, run_started_at=run_started_at, status=status,
             report_json=result.to_json()))

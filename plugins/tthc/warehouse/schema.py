@@ -284,6 +284,13 @@ quality_runs = Table(
     Column("report_json", Text),
 )
 
+# A readable HTML report of each gate run (the latest per DAG and period); also the alert's HTML part.
+quality_reports = Table(
+    "quality_reports", metadata,
+    Column("run_key", Text, primary_key=True),
+    Column("html", Text, nullable=False),
+)
+
 # One alert per (check, period): a rerun does not storm the engineers.
 alert_ledger = Table(
     "alert_ledger", metadata,
