@@ -40,6 +40,13 @@ class CountingInbox:
         return "250 OK"
 
 
+def bench_warehouse(args: argparse.Namespace) -> sa.Engine:
+    """The workdir's warehouse as it is (--reuse), or one built afresh from the generator."""
+    if args.reuse:
+        return sa.create_engine(f"sqlite:///{args.workdir / 'warehouse.db'}")
+    return build(args.workdir, args.start, args.end, args.dossiers_per_year)
+
+
 def build(workdir: Path, start: dt.date, end: dt.date, per_year: int) -> sa.Engine:
     workdir.mkdir(parents=True, exist_ok=True)
     replica, national = workdir / "replica.db", workdir / "national.db"
@@ -69,10 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_early_warning"))
     parser.add_argument("--reuse", action="store_true", help="use the workdir's warehouse as it is")
     args = parser.parse_args(argv)
-    if args.reuse:
-        warehouse = sa.create_engine(f"sqlite:///{args.workdir / 'warehouse.db'}")
-    else:
-        warehouse = build(args.workdir, args.start, args.end, args.dossiers_per_year)
+    warehouse = bench_warehouse(args)
     early_warning_ledger.drop(warehouse, checkfirst=True)
     with warehouse.connect() as conn:
         dossiers = conn.execute(sa.select(sa.func.count()).select_from(wh.stg_dossiers)).scalar_one()

@@ -18,8 +18,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-from bench_early_warning import build
+from bench_early_warning import bench_warehouse
 from tthc.forecast import METHODS, backtest
 
 
@@ -33,10 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_forecast"))
     parser.add_argument("--reuse", action="store_true", help="use the workdir's warehouse as it is")
     args = parser.parse_args(argv)
-    if args.reuse:
-        warehouse = sa.create_engine(f"sqlite:///{args.workdir / 'warehouse.db'}")
-    else:
-        warehouse = build(args.workdir, args.start, args.end, args.dossiers_per_year)
+    warehouse = bench_warehouse(args)
     periods = args.periods.split(",")
     t = time.perf_counter()
     result = backtest(warehouse, periods, args.cut_off_day)
