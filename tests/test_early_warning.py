@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -103,17 +104,68 @@ def test_unchanged_item_is_not_announced_again_and_a_new_due_date_is(wh, smtp_se
     assert "U1-DUE-TOMORROW" in body and "09:30 ngày 13/03/2025" in body and "U1-DONE-LATER" not in body
 
 
-def test_a_failed_send_is_retried_by_the_next_run(wh, smtp_server):
-    plant_due_tomorrow(wh)
+def dead_endpoint() -> SmtpEndpoint:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
-        dead = SmtpEndpoint("127.0.0.1", s.getsockname()[1], None, None, False)
-    with pytest.raises(ew.EarlyWarningDeliveryError, match="U1, U2"):
-        ew.send_warnings(wh.engine, NOW, dead, recipients(), TUESDAY_RULES)
+        return SmtpEndpoint("127.0.0.1", s.getsockname()[1], None, None, False)
+
+
+def test_a_failed_send_is_reported_not_raised_and_retried_by_the_next_run(wh, smtp_server):
+    plant_due_tomorrow(wh)
+    run = ew.send_warnings(wh.engine, NOW, dead_endpoint(), recipients(), TUESDAY_RULES)
+    assert run.failed_units == ["U1", "U2"] and run.mailed_units == [] and run.undelivered
+    assert run.mail_error == "ConnectionRefusedError"
     with wh.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ew.early_warning_ledger)).scalar_one() == 0
     run = ew.send_warnings(wh.engine, NOW, endpoint(smtp_server), recipients(), TUESDAY_RULES)
-    assert run.mailed_units == ["U1", "U2"] and len(smtp_server[2].messages) == 2
+    assert run.mailed_units == ["U1", "U2"] and len(smtp_server[2].messages) == 2 and not run.undelivered
+
+
+def test_a_failing_server_is_tried_once_and_the_office_summary_is_caught_up_next_night(wh, smtp_server):
+    """A server that drops every connection: one attempt, not one timeout per unit; the week's
+    summary, due that night, goes out the next night instead."""
+    plant_due_tomorrow(wh)
+    accepted = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drop_connections():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()
+
+    threading.Thread(target=drop_connections, daemon=True).start()
+    rules = ew.WarningRules(office_weekday=NOW.weekday())
+    try:
+        dropping = SmtpEndpoint("127.0.0.1", listener.getsockname()[1], None, None, False)
+        run = ew.send_warnings(wh.engine, NOW, dropping, recipients(), rules, forecast=lambda e, c: ([], "–"))
+    finally:
+        listener.close()
+    assert run.failed_units == ["U1", "U2"] and run.office_summary_failed and not run.office_summary_sent
+    assert run.mail_error == "SMTPServerDisconnected" and len(accepted) == 1
+    next_night = ew.send_warnings(wh.engine, NOW + dt.timedelta(days=1), endpoint(smtp_server), recipients(), rules,
+                                  forecast=lambda e, c: ([], "–"))
+    assert next_night.office_summary_sent and next_night.mailed_units == ["U1", "U2"]
+    assert [m["To"] for m in smtp_server[2].messages].count("vanphong@hue.example.vn") == 1
+
+
+def test_a_refused_address_does_not_stop_the_other_units(wh, smtp_server):
+    plant_due_tomorrow(wh)
+    inbox = smtp_server[2]
+
+    async def handle_rcpt(server, session, envelope, address, rcpt_options):
+        if address == UNITS["U1"]:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    inbox.handle_RCPT = handle_rcpt
+    run = ew.send_warnings(wh.engine, NOW, endpoint(smtp_server), recipients(), TUESDAY_RULES)
+    assert run.failed_units == ["U1"] and run.mailed_units == ["U2"] and run.mail_error == "SMTPRecipientsRefused"
+    assert [m["To"] for m in inbox.messages] == [UNITS["U2"]]
 
 
 def test_units_are_not_mailed_when_the_office_has_not_enabled_it(wh, smtp_server):

@@ -26,8 +26,14 @@ each (unit, item type, item id): an unchanged item is not announced again, a cha
 then marked `sent`; a failed call removes them so the next night retries, and a row left
 `sending` by a crash counts as announced (a possible miss rather than a double mail).
 
-Once a week (`office_weekday`) the office gets a summary: the open warnings per unit and the
-month-end forecast of the index (tthc.forecast).
+Once a week (from `office_weekday` on, until it has gone out that ISO week) the office gets a
+summary: the open warnings per unit and the month-end forecast of the index (tthc.forecast).
+
+A mail that cannot be sent is not an error of the run: its items stay unannounced (the next
+night announces them if they are still due), the run's summary lists what was not sent, and
+the caller decides whom to tell (tthc.pipeline.early_warning alerts the engineers). When the
+server itself fails (unreachable, refused, login), the remaining mails are not attempted:
+each would wait for the same timeout.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import smtplib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -134,13 +141,20 @@ class WarningRun:
     failed_units: list[str] = field(default_factory=list)
     units_mail_disabled: bool = False
     office_summary_sent: bool = False
+    office_summary_failed: bool = False  # due, but not sent: the next night tries again
+    mail_error: str | None = None  # the first sending error's class name (no message: it may quote addresses)
+
+    @property
+    def undelivered(self) -> bool:
+        return bool(self.failed_units) or self.office_summary_failed
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-class EarlyWarningDeliveryError(RuntimeError):
-    """Some units' warnings could not be sent; they stay unannounced and the next run retries."""
+def server_failed(exc: OSError) -> bool:
+    """True when the failure is the mail server's, not one message's: later mails would fail alike."""
+    return not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
 
 
 # --- selection (pure functions of the warehouse and the cut-off) -----------------------------
@@ -352,8 +366,11 @@ def _send_unit(engine: Engine, smtp: SmtpEndpoint, sender: str, address: str, wa
 
 
 def _office_summary_due(engine: Engine, cut_off: dt.datetime, rules: WarningRules) -> str | None:
-    """The ISO week key when this run owes the office its weekly summary, else None."""
-    if cut_off.weekday() != rules.office_weekday:
+    """The ISO week key when this run owes the office its weekly summary, else None.
+
+    Due from `office_weekday` on until sent that week: a Monday whose mail failed is caught up
+    on Tuesday rather than lost."""
+    if cut_off.weekday() < rules.office_weekday:
         return None
     year, week, _ = cut_off.isocalendar()
     key = f"{year}-W{week:02d}"
@@ -371,7 +388,8 @@ def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,
     """The nightly task: select, de-duplicate, mail each unit with something new, then the office weekly.
 
     `forecast(engine, cut_off)` -> (rows, method note) feeds the office's weekly summary
-    (tthc.forecast.weekly_forecast by default).
+    (tthc.forecast.weekly_forecast by default). Mails that fail are listed in the returned
+    run (`undelivered`), never raised: their items stay unannounced for the next night.
     """
     rec = recipients or config.recipients()
     ensure_ledger(engine)
@@ -382,6 +400,7 @@ def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,
         fresh = new_items(items, announced_states(conn, {i.unit_code for i in items}))
     run.new_items = len(fresh)
     run.units_mail_disabled = not rec.send_to_units
+    server_down = False
     for warning in by_unit(fresh):
         address = rec.units.get(warning.unit_code)
         if address is None:
@@ -389,27 +408,38 @@ def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,
             continue
         if not rec.send_to_units:
             continue
+        if server_down:
+            run.failed_units.append(warning.unit_code)  # not attempted: the server already failed
+            continue
         try:
             _send_unit(engine, smtp, rec.sender, address, warning, cut_off)
             run.mailed_units.append(warning.unit_code)
-        except Exception as exc:  # noqa: BLE001 - one unit's failure must not stop the others
-            log.error("early warning to unit %s not sent: %s", warning.unit_code, type(exc).__name__)
+        except OSError as exc:  # smtplib's errors too; a refused address does not stop the others
+            log.warning("early warning to unit %s not sent: %s", warning.unit_code, type(exc).__name__)
             run.failed_units.append(warning.unit_code)
+            run.mail_error = run.mail_error or type(exc).__name__
+            server_down = server_down or server_failed(exc)
     week = _office_summary_due(engine, cut_off, rules)
-    if week is not None:
+    if week is not None and server_down:
+        run.office_summary_failed = True
+    elif week is not None:
         if forecast is None:
             from tthc.forecast import weekly_forecast as forecast
         rows, note = forecast(engine, cut_off)
         subject, body = office_mail_text(cut_off, items, rows, note)
-        mail.send(smtp, mail.build_message(rec.sender, list(rec.office_to), subject, body,
-                                           cc=list(rec.office_cc) or None))
-        with engine.begin() as conn:
-            _record(conn, [{"unit_code": "", "item_type": "office_summary", "item_id": week,
-                            "state_hash": "sent", "status": "sent", "announced_at": cut_off}])
-        run.office_summary_sent = True
-    log.info("early warning %s: %d candidate items, %d new, %d units mailed", run.cut_off, run.candidates,
-             run.new_items, len(run.mailed_units))
-    if run.failed_units:
-        raise EarlyWarningDeliveryError(f"warnings not sent to {len(run.failed_units)} unit(s): "
-                                        f"{', '.join(run.failed_units)}; the next run retries them")
+        try:
+            mail.send(smtp, mail.build_message(rec.sender, list(rec.office_to), subject, body,
+                                               cc=list(rec.office_cc) or None))
+        except OSError as exc:
+            log.warning("early warning: the office's weekly summary %s not sent: %s", week, type(exc).__name__)
+            run.office_summary_failed = True
+            run.mail_error = run.mail_error or type(exc).__name__
+        else:
+            with engine.begin() as conn:
+                _record(conn, [{"unit_code": "", "item_type": "office_summary", "item_id": week,
+                                "state_hash": "sent", "status": "sent", "announced_at": cut_off}])
+            run.office_summary_sent = True
+    log.info("early warning %s: %d candidate items, %d new, %d units mailed, %d not sent%s", run.cut_off,
+             run.candidates, run.new_items, len(run.mailed_units), len(run.failed_units),
+             ", office summary not sent" if run.office_summary_failed else "")
     return run
