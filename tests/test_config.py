@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 from tthc import config
-from tthc.config import Bands, ConfigError, Province, Recipients, Thresholds, load_model
+from tthc.config import Bands, ConfigError, Forecast, Province, Recipients, Thresholds, load_model
 from tthc.paths import REPO_ROOT
 
 SHIPPED = {
@@ -12,6 +12,7 @@ SHIPPED = {
     "bands.yaml": Bands,
     "thresholds.yaml": Thresholds,
     "province.yaml": Province,
+    "forecast.yaml": Forecast,
 }
 
 

@@ -218,6 +218,9 @@ def test_office_gets_the_weekly_summary_with_the_forecast_once(wh, smtp_server):
     assert run.office_summary_sent and len(office) == 1
     text = office[0].get_content()
     assert "Dự báo Chỉ số cuối tháng" in text and "Phương pháp" in text and "U3" in text
+    # the method and its back-test error, as config/forecast.yaml records them
+    assert "bình quân gia quyền với điểm tháng trước" in text
+    assert "Sai số tuyệt đối trung bình" in text and "2,51 điểm (thang 100)" in text
     ew.send_warnings(wh.engine, monday + dt.timedelta(hours=3), smtp, recipients(), ew.WarningRules(office_weekday=0))
     assert len([m for m in inbox if m["To"] == "vanphong@hue.example.vn"]) == 1  # once a week
 

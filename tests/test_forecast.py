@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from tthc import config
 from tthc import forecast as fc
 from tthc.calendar import load_calendar
 from tthc.indicators.tables import ind_results
@@ -93,10 +94,37 @@ def test_backtest_reports_the_error_of_each_method(wh):
 
 def test_weekly_forecast_rows_and_method_note(wh):
     plant_three_months(wh)
-    rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 17), backtest_mae=1.25)
+    rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 17))
     assert [r.unit_code for r in rows] == ["U1", "U2", "H57"]
     u1 = rows[0]
     share = fc.elapsed_share(load_calendar(), MARCH, at(2025, 3, 17))
     assert u1.weight == share
     assert u1.projected == pytest.approx(share * u1.month_to_date + (1 - share) * u1.previous)
-    assert "ngày làm việc" in note and "1.25" in note
+    # the shipped config: the blend, and its back-test error on generated months
+    shipped = config.forecast()
+    assert shipped.method == "blend"
+    assert "bình quân gia quyền" in note and "ngày làm việc" in note and f"({share:.0%})" in note
+    assert f"{shipped.mae:.2f}".replace(".", ",") + " điểm" in note and "dữ liệu mô phỏng" in note
+    assert f"{shipped.backtest.unit_months} lượt" in note and "ngày 15" in note
+
+
+def test_the_note_states_the_configured_method_and_its_own_error(wh):
+    plant_three_months(wh)
+    backtest = config.Backtest(data="generated", dossiers_per_year=1000, periods=["2025-02"], cut_off_day=10,
+                               unit_months=12, mae={"blend": 2.0, "month_to_date": 1.234})
+    rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 17),
+                                    config.Forecast(method="month_to_date", backtest=backtest))
+    assert rows[0].projected == rows[0].month_to_date
+    assert "bình quân gia quyền" not in note and "lấy kết quả đó làm dự báo" in note
+    assert "1,23 điểm" in note and "12 lượt" in note and "2/2025" in note and "ngày 10" in note
+
+
+def test_a_method_without_a_measured_error_is_refused():
+    backtest = {"data": "generated", "dossiers_per_year": 1, "periods": ["2025-02"], "cut_off_day": 15,
+                "unit_months": 1, "mae": {"blend": 2.5}}
+    with pytest.raises(ValueError, match="no back-test error"):
+        config.Forecast(method="previous", backtest=backtest)
+    with pytest.raises(ValueError, match="is not one of"):
+        config.Forecast(method="trend", backtest=backtest)
+    with pytest.raises(ValueError, match="unknown method"):
+        config.Forecast(method="blend", backtest={**backtest, "mae": {"blend": 2.5, "guess": 1.0}})

@@ -141,6 +141,50 @@ class Province(Strict):
         return chosen[-1].name
 
 
+# --- forecast.yaml ---------------------------------------------------------------------
+class Backtest(Strict):
+    """The forecast's error replayed on past months (bench/bench_forecast.py prints these figures)."""
+
+    data: str = Field(description="what the months were: 'generated' (tthc.sim) or 'real'")
+    dossiers_per_year: int = Field(ge=1)
+    periods: list[str] = Field(min_length=1)
+    cut_off_day: int = Field(ge=1, le=28)
+    unit_months: int = Field(ge=1, description="(unit, month) pairs compared")
+    mae: dict[str, float] = Field(min_length=1, description="method -> mean absolute error of the total")
+
+    @model_validator(mode="after")
+    def _known_methods(self) -> Backtest:
+        from tthc.forecast import METHODS
+
+        unknown = sorted(set(self.mae) - set(METHODS))
+        if unknown:
+            raise ValueError(f"mae: unknown method(s) {', '.join(unknown)}; one of {', '.join(METHODS)}")
+        if any(v < 0 for v in self.mae.values()):
+            raise ValueError("mae: an error cannot be negative")
+        return self
+
+
+class Forecast(Strict):
+    """The method of the office's weekly forecast and its measured error (stated in the mail)."""
+
+    method: str
+    backtest: Backtest
+
+    @model_validator(mode="after")
+    def _measured(self) -> Forecast:
+        from tthc.forecast import METHODS
+
+        if self.method not in METHODS:
+            raise ValueError(f"method '{self.method}' is not one of {', '.join(METHODS)}")
+        if self.method not in self.backtest.mae:
+            raise ValueError(f"method '{self.method}' has no back-test error in backtest.mae: the mail must state it")
+        return self
+
+    @property
+    def mae(self) -> float:
+        return self.backtest.mae[self.method]
+
+
 @functools.cache
 def _cached(path: str, mtime: float, model: type[M]) -> M:
     return load_model(Path(path), model)
@@ -167,6 +211,10 @@ def thresholds() -> Thresholds:
 
 def province() -> Province:
     return load("province.yaml", Province)
+
+
+def forecast() -> Forecast:
+    return load("forecast.yaml", Forecast)
 
 
 def parse_date(value: str | dt.date) -> dt.date:

@@ -17,7 +17,8 @@ Method (blend):
 `backtest` replays the method on past months of a warehouse (cut-off on a fixed day of each
 month) and measures the mean absolute error of the projected total against the month's
 final total, for the blend and for its two ingredients alone, so that the choice of method
-is argued by numbers (bench/bench_forecast.py prints them).
+is argued by numbers (bench/bench_forecast.py prints them). The method the office's mail uses
+and its measured error are config (config/forecast.yaml): the mail states both.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from fractions import Fraction
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tthc import config
 from tthc.calendar import WorkingCalendar, load_calendar
 from tthc.indicators.catalogue import PROVINCE_CODE, load_catalogue
 from tthc.indicators.engine import CAL_MARGIN, active_units, compute_indicators, unit_scores
 from tthc.indicators.scoring import UnitScore
 from tthc.indicators.tables import ensure_tables, ind_unit_scores, refresh_cal_days, run_connection
 from tthc.periods import Period
+from tthc.reports.formatting import format_number
 
 METHODS = ("blend", "month_to_date", "previous")
 DEFAULT_METHOD = "blend"
@@ -166,20 +169,36 @@ def forecast_month(engine: Engine, cut_off: dt.datetime, method: str = DEFAULT_M
     return project(mtd, previous, elapsed_share(cal, period, cut_off), method)
 
 
-METHOD_NOTE = ("Phương pháp: tính các chỉ tiêu trên dữ liệu từ đầu tháng đến nay (cùng công thức của "
-               "hệ thống), rồi lấy bình quân gia quyền với điểm tháng trước, trọng số là tỷ lệ số ngày "
-               "làm việc đã qua của tháng ({share:.0%}).{error}")
+METHOD_NOTES = {
+    "blend": ("Phương pháp: tính các chỉ tiêu trên dữ liệu từ đầu tháng đến nay (cùng công thức của hệ thống), "
+              "rồi lấy bình quân gia quyền với điểm tháng trước, trọng số là tỷ lệ số ngày làm việc đã qua "
+              "của tháng ({share:.0%})."),
+    "month_to_date": ("Phương pháp: tính các chỉ tiêu trên dữ liệu từ đầu tháng đến nay (cùng công thức của "
+                      "hệ thống) và lấy kết quả đó làm dự báo cuối tháng."),
+    "previous": "Phương pháp: lấy điểm của tháng trước làm dự báo cuối tháng.",
+}
+ERROR_NOTE = (" Sai số tuyệt đối trung bình của phương pháp này khi kiểm tra lại trên {data} (các tháng {periods}; "
+              "{unit_months} lượt đơn vị – tháng; dự báo vào ngày {day} của tháng): {mae} điểm (thang 100).")
+DATA_TITLES = {"generated": "dữ liệu mô phỏng", "real": "số liệu các tháng trước"}
 
 
-def weekly_forecast(engine: Engine, cut_off: dt.datetime, backtest_mae: float | None = None
+def method_note(settings: config.Forecast, share: float) -> str:
+    """The mail's statement of the method and of its back-test error (config/forecast.yaml)."""
+    bt = settings.backtest
+    periods = ", ".join(f"{int(p[5:])}/{p[:4]}" for p in bt.periods)
+    return METHOD_NOTES[settings.method].format(share=share) + ERROR_NOTE.format(
+        data=DATA_TITLES.get(bt.data, bt.data), unit_months=bt.unit_months, periods=periods,
+        day=bt.cut_off_day, mae=format_number(settings.mae))
+
+
+def weekly_forecast(engine: Engine, cut_off: dt.datetime, settings: config.Forecast | None = None
                     ) -> tuple[list[ProjectedScore], str]:
     """Rows and the method note of the office's weekly mail (tthc.early_warning)."""
-    rows = forecast_month(engine, cut_off)
+    settings = settings or config.forecast()
+    rows = forecast_month(engine, cut_off, settings.method)
     share = rows[0].weight if rows else 0.0
-    error = ("" if backtest_mae is None else
-             f" Sai số tuyệt đối trung bình khi kiểm tra lại trên các tháng trước: {backtest_mae:.2f} điểm.")
     scored = [r for r in rows if r.projected is not None]
-    return scored, METHOD_NOTE.format(share=share, error=error)
+    return scored, method_note(settings, share)
 
 
 # --- back-test -------------------------------------------------------------------------------
