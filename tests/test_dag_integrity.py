@@ -74,3 +74,10 @@ def test_monthly_dag_delivers_last_and_only_scheduled_runs_send_by_default(dagba
     assert "finish_month_folder" in deliver.upstream_task_ids
     # rendering is spread over dynamically mapped tasks, one per batch of units
     assert dag.task_dict["render_scorecards"].is_mapped
+
+
+def test_nightly_warns_after_the_quality_gate_and_only_scheduled_runs_mail(dagbag):
+    dag = dagbag.dags["tthc_nightly"]
+    assert dag.params["send"] is None  # None: only scheduled runs send (runtime.should_send)
+    warn = dag.get_task("early_warning")
+    assert warn.upstream_task_ids == {"quality_gate", "record_cut_off"} and warn.downstream_list == []

@@ -127,6 +127,41 @@ def test_month_end_to_end_on_sqlite_is_idempotent(pipeline_env, tmp_path):
     assert not list(out.glob(".*")), "temporary folders left behind"
 
 
+def _returned(dag_id: str, task_id: str) -> dict:
+    """What the task of the DAG's latest run returned (its XCom)."""
+    import json
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    x = XComModel
+    with create_session() as session:
+        value = session.scalars(sa.select(x.value).where(x.dag_id == dag_id, x.task_id == task_id,
+                                                         x.key == "return_value")
+                                .order_by(x.timestamp.desc()).limit(1)).one()
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_nightly_early_warning_never_mails_from_manual_runs_and_survives_a_dead_mail_server(pipeline_env, tmp_path):
+    """smtp_default points at a port nobody listens on (as in the demo without a mail catcher)."""
+    from tthc.early_warning import early_warning_ledger
+
+    use_warehouse, _ = pipeline_env
+    engine = use_warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    run_dag("tthc_nightly", PERIOD.end)  # a manual run, like the demo's and a backfill's: counts only
+    assert _returned("tthc_nightly", "early_warning")["status"] == "not_requested"
+    assert not sa.inspect(engine).has_table(early_warning_ledger.name)
+
+    run_dag("tthc_nightly", PERIOD.end, {"send": True})  # asked to send: the run still succeeds
+    out = _returned("tthc_nightly", "early_warning")
+    # the weekly summary is due on a fresh warehouse and could not go out; it stays owed
+    assert out["status"] == "undelivered" and out["office_summary_failed"] and not out["office_summary_sent"]
+    assert out["mail_error"] == "ConnectionRefusedError" and out["alerted"] == []  # no channel works
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(early_warning_ledger)).scalar_one() == 0
+    engine.dispose()
+
+
 @pytest.mark.postgres
 def test_month_end_to_end_with_the_warehouse_on_postgresql(pipeline_env, pg_database, tmp_path):
     use_warehouse, out = pipeline_env

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import json
+import shutil
 import socket
 import threading
 
 import pytest
 import sqlalchemy as sa
+import yaml
+from tthc import config, pipeline
 from tthc import early_warning as ew
 from tthc.calendar import load_calendar
 from tthc.config import Recipients
 from tthc.connections import SmtpEndpoint
+from tthc.paths import REPO_ROOT
 from tthc.warehouse import schema
 from warehouse_builder import Warehouse, at, sqlite_engine
 
@@ -236,3 +242,82 @@ def test_selection_agrees_on_postgresql(pg_database):
         ("U1", ew.DOSSIER_DUE, "U1-DONE-LATER"), ("U1", ew.DOSSIER_DUE, "U1-DUE-TOMORROW"),
         ("U2", ew.FEEDBACK_DUE, "FB-U2-NEAR")]
     w.engine.dispose()
+
+
+# --- the nightly task (tthc.pipeline.early_warning): connections, config, the guard --------------
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    posts: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's hook name
+        self.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    _Webhook.posts = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Webhook.posts
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def task_env(tmp_path, monkeypatch, webhook):
+    """The task's connections (warehouse, smtp_default) and a config whose units have addresses."""
+    folder = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", folder)
+    rec = yaml.safe_load((folder / "recipients.yaml").read_text(encoding="utf-8"))
+    rec |= {"units": UNITS, "send_to_units": True, "alert_webhook_url": webhook[0]}
+    (folder / "recipients.yaml").write_text(yaml.safe_dump(rec), encoding="utf-8")
+    monkeypatch.setenv("TTHC_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", f"sqlite:///{tmp_path / 'warehouse.db'}")
+
+    def use_smtp(smtp: SmtpEndpoint) -> None:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://{smtp.host}:{smtp.port}")
+
+    return use_smtp, webhook[1]
+
+
+def _ledger_count(engine, table) -> int:
+    if not sa.inspect(engine).has_table(table.name):
+        return 0
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def test_the_task_only_counts_when_the_run_does_not_send(wh, smtp_server, task_env):
+    plant_due_tomorrow(wh)
+    use_smtp, _ = task_env
+    use_smtp(endpoint(smtp_server))
+    out = pipeline.early_warning(NOW, send=False)  # a backfill or manual run
+    assert out == {"status": "not_requested", "cut_off": NOW.isoformat(), "candidates": 3}
+    assert smtp_server[2].messages == [] and _ledger_count(wh.engine, ew.early_warning_ledger) == 0
+
+
+def test_the_task_does_not_fail_when_the_mail_server_is_down_and_alerts_once(wh, smtp_server, task_env):
+    plant_due_tomorrow(wh)
+    use_smtp, posts = task_env
+    use_smtp(dead_endpoint())
+    out = pipeline.early_warning(NOW, send=True)
+    assert out["status"] == "undelivered" and out["failed_units"] == ["U1", "U2"] and out["mailed_units"] == []
+    assert out["alerted"] == ["webhook"]  # the mail channel is the dead server itself
+    assert _ledger_count(wh.engine, ew.early_warning_ledger) == 0  # nothing counted as announced
+    assert out["office_summary_failed"] and not out["office_summary_sent"]
+    assert len(posts) == 1 and "2 unit mail(s) not sent (U1, U2)" in posts[0]["text"]
+    assert "weekly summary not sent" in posts[0]["text"]
+    assert posts[0]["key"] == "early_warning_undelivered/2025-03-11"
+    again = pipeline.early_warning(NOW, send=True)  # a rerun of the same night: no second alert
+    assert again["status"] == "undelivered" and again["alerted"] == [] and len(posts) == 1
+    # the server is back the next night: everything still due is announced, nothing is lost
+    use_smtp(endpoint(smtp_server))
+    next_night = pipeline.early_warning(NOW + dt.timedelta(hours=1), send=True)
+    assert next_night["status"] == "ok" and next_night["mailed_units"] == ["U1", "U2"]
+    assert next_night["office_summary_sent"]  # the week's summary, due since Monday, caught up
+    office = config.recipients().office_to
+    assert sorted(m["To"] for m in smtp_server[2].messages) == sorted([UNITS["U1"], UNITS["U2"], *office])

@@ -59,3 +59,35 @@ def alert_quality(warehouse: Engine, result: GateResult, smtp: SmtpEndpoint | No
         conn.execute(sa.insert(wh.alert_ledger),
                      [{"alert_key": k, "sent_at": now, "channel": "+".join(channels)} for k in fresh])
     return [o.name for o in fresh.values()]
+
+
+def alert_engineers_once(warehouse: Engine, smtp: SmtpEndpoint | None, key: str, subject: str,
+                         text: str) -> list[str]:
+    """Mail (and webhook) the engineers about `key` unless it was alerted before.
+
+    For alerts about a failing mail server, a channel that fails is logged, not raised; the
+    ledger row is written only when some channel carried the alert, so the next run tries
+    again. Returns the channels that carried it.
+    """
+    with warehouse.connect() as conn:
+        if conn.execute(sa.select(wh.alert_ledger.c.alert_key).where(wh.alert_ledger.c.alert_key == key)).first():
+            return []
+    rec = config.recipients()
+    channels = []
+    if smtp is not None:
+        try:
+            send(smtp, build_message(rec.sender, rec.data_engineers, subject, text))
+            channels.append("email")
+        except OSError as exc:
+            log.error("alert %s not mailed to the engineers: %s", key, type(exc).__name__)
+    if rec.alert_webhook_url:
+        try:
+            post_webhook(rec.alert_webhook_url, {"text": subject, "key": key})
+            channels.append("webhook")
+        except OSError as exc:  # urllib's errors are OSErrors
+            log.error("alert %s not posted to the webhook: %s", key, type(exc).__name__)
+    if channels:
+        with warehouse.begin() as conn:
+            conn.execute(sa.insert(wh.alert_ledger).values(alert_key=key, sent_at=dt.datetime.now(),
+                                                           channel="+".join(channels)))
+    return channels

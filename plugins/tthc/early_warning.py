@@ -381,6 +381,23 @@ def _office_summary_due(engine: Engine, cut_off: dt.datetime, rules: WarningRule
     return None if done else key
 
 
+def undelivered_alert(run: WarningRun) -> tuple[str, str, str]:
+    """(alert key, subject, text) telling the engineers what a night could not send: codes only."""
+    night = run.cut_off[:10]
+    parts = []
+    if run.failed_units:
+        parts.append(f"{len(run.failed_units)} unit mail(s) not sent ({', '.join(run.failed_units)})")
+    if run.office_summary_failed:
+        parts.append("the office's weekly summary not sent")
+    subject = f"[tthc-scorecards] early warning {night}: {'; '.join(parts)}"
+    text = (f"Early warning, cut-off {run.cut_off}: {'; '.join(parts)}.\n"
+            f"Error: {run.mail_error or 'unknown'} (the smtp_default connection's server).\n\n"
+            "Nothing is lost: the items were not recorded as announced, so the next night's run announces "
+            "those still due, and the weekly summary goes out with the next run that can send it.\n"
+            "Check the mail relay and the smtp_default connection; docs/runbook.md, 'Early warning'.")
+    return f"early_warning_undelivered/{night}", subject, text
+
+
 def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,
                   recipients: config.Recipients | None = None, rules: WarningRules = WarningRules(),
                   cal: WorkingCalendar | None = None,

@@ -66,6 +66,35 @@ def quality_gate(dag_id: str, period: str, run_started_at: dt.datetime) -> dict:
             "excluded_dossiers": result.excluded_dossiers}
 
 
+def early_warning(cut_off: dt.datetime, send: bool) -> dict:
+    """The night's early warning (tthc.early_warning) as of the run's cut-off.
+
+    Only runs that send (scheduled nights, or `send: true`) mail anyone; the others — backfills
+    of past nights, manual and demo runs — count what would be announced and record nothing,
+    so no unit is ever mailed about a past night and nothing is marked announced unsent. A mail
+    that cannot go out does not fail the night: its items stay unannounced for the next night,
+    the engineers are alerted (once per night, by every channel that works) and the task's
+    summary says what was not sent.
+    """
+    from tthc import early_warning as ew
+    from tthc.alerts import alert_engineers_once
+
+    engine = warehouse_engine()
+    if not send:
+        items = ew.select_warnings(engine, cut_off)
+        log.info("early warning %s: not sending (a backfill or manual run); %d item(s) due, none announced",
+                 cut_off.isoformat(), len(items))
+        return {"status": "not_requested", "cut_off": cut_off.isoformat(), "candidates": len(items)}
+    smtp = connections.smtp_endpoint()
+    run = ew.send_warnings(engine, cut_off, smtp)
+    out = {"status": "ok", **run.as_dict()}
+    if run.undelivered:
+        key, subject, text = ew.undelivered_alert(run)
+        log.warning("%s; the items stay unannounced for the next night", subject)
+        out |= {"status": "undelivered", "alerted": alert_engineers_once(engine, smtp, key, subject, text)}
+    return out
+
+
 def compute_indicators(period: str, run_started_at: dt.datetime) -> dict:
     from tthc.indicators.engine import compute_period
 

@@ -67,7 +67,8 @@ def reread_from(context) -> dt.datetime | None:
 
 
 def should_send(context) -> bool:
-    """Only the schedule delivers by default: a backfill or a manual run over past months mails
-    the office only when its conf says `send: true` (the ledger still stops any re-send)."""
+    """Only the schedule mails by default: a backfill or a manual run (the monthly delivery to the
+    office, the nightly early warnings to units) mails only when its conf says `send: true`
+    (the ledgers still stop any re-send)."""
     asked = context["params"].get("send")
     return bool(asked) if asked is not None else context["dag_run"].run_type == "scheduled"
