@@ -86,7 +86,7 @@ def _duplicate_keys(engine: sa.Engine) -> dict[str, int]:
 
 def _assert_month_folder(folder, engine) -> None:
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    assert {"indicators.csv", "unit_scores.csv", "ranking.pdf", "ranking.xlsx", "quality.json",
+    assert {"indicators.csv", "unit_scores.csv", "score_changes.csv", "ranking.pdf", "ranking.xlsx", "quality.json",
             "manifest.json"} <= names
     scores = list(csv.DictReader(io.StringIO((folder / "unit_scores.csv").read_text(encoding="utf-8"))))
     units = [r["unit_code"] for r in scores if r["unit_code"] != "H57"]
@@ -111,7 +111,7 @@ def test_month_end_to_end_on_sqlite_is_idempotent(pipeline_env, tmp_path):
     _run_month()
     folder = out / PERIOD.code
     _assert_month_folder(folder, engine)
-    first = {p: (folder / p).read_bytes() for p in ("indicators.csv", "unit_scores.csv")}
+    first = {p: (folder / p).read_bytes() for p in ("indicators.csv", "unit_scores.csv", "score_changes.csv")}
     first_violations = {p.name: p.read_bytes() for p in (folder / "violations").glob("*.csv")}
     counts = _table_counts(engine)
 

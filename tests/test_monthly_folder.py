@@ -8,6 +8,7 @@ files is the production one.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -30,8 +31,8 @@ WATERMARK = dt.datetime(2025, 9, 30, 23, 0)
 COMMUNES = ("000.21.31.H57", "000.22.31.H57")
 ACTIVE = (DEPT, *COMMUNES)
 CLOSED = "000.99.31.H57"  # closed before the month: no scorecard, no violations file
-EXPECTED_FILES = {"indicators.csv", "unit_scores.csv", "ranking.pdf", "ranking.xlsx", "quality.json",
-                  "manifest.json", *(f"scorecards/{u}.pdf" for u in ACTIVE),
+EXPECTED_FILES = {"indicators.csv", "unit_scores.csv", "score_changes.csv", "ranking.pdf", "ranking.xlsx",
+                  "quality.json", "manifest.json", *(f"scorecards/{u}.pdf" for u in ACTIVE),
                   *(f"violations/{u}.csv" for u in ACTIVE)}
 
 
@@ -106,6 +107,12 @@ def test_the_folder_holds_exactly_the_outputs_files(built):
     assert [line.split(",")[1] for line in scores[1:]] == [*ACTIVE, "H57"]
     quality = json.loads((folder / "quality.json").read_text(encoding="utf-8"))
     assert quality == {"period": PERIOD, "status": "ok", "critical_checks": [], "runs": []}
+    # score_changes.csv (beyond outputs.md): no August results, so nothing to compare with
+    changes = list(csv.DictReader(io.StringIO((folder / "score_changes.csv").read_text(encoding="utf-8"))))
+    totals = [r for r in changes if r["component"] == "TOTAL"]
+    assert [r["unit_code"] for r in totals] == [*ACTIVE, "H57"]
+    assert all(r["previous"] == "" and r["change"] == "" and float(r["current"]) > 0 for r in totals)
+    assert {r["period"] for r in changes} == {PERIOD}
 
 
 def test_the_manifest_lists_every_file_with_its_hash_and_size(built):

@@ -161,7 +161,8 @@ def cmd_demo(args) -> int:
     print(f"\nDone in {time.monotonic() - t0:.0f} s. The month {args.period} is in {folder}")
     print(f"  ranked lists: {folder / 'ranking.pdf'} and ranking.xlsx")
     print(f"  scorecards:   {folder / 'scorecards'}/ ({len(pdfs)} PDFs, one per unit)")
-    print("  data:         indicators.csv, unit_scores.csv, violations/, quality.json, manifest.json")
+    print("  data:         indicators.csv, unit_scores.csv, score_changes.csv, violations/, quality.json, "
+          "manifest.json")
     return 0
 
 

@@ -1,8 +1,9 @@
 """The month's folder (outputs.md "One folder per month"): built aside, moved into place whole.
 
 Reads the indicator engine's result tables, fills the documents' data contract
-(tthc.reports.model), renders the scorecards and ranked lists, exports the CSVs, writes
-quality.json and manifest.json, then swaps the folder in.
+(tthc.reports.model), renders the scorecards and ranked lists, exports the CSVs (those of
+outputs.md, and score_changes.csv: each score's change against the previous month, by
+indicator), writes quality.json and manifest.json, then swaps the folder in.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tthc.periods import Period
 from tthc.quality.gate import month_status
 from tthc.reports import model as m
 from tthc.reports.render import render_ranking_pdf, render_ranking_xlsx, render_scorecard
+from tthc.score_change import write_score_changes_csv
 from tthc.warehouse import schema as wh
 
 log = logging.getLogger(__name__)
@@ -235,6 +237,7 @@ def start_month_folder(engine: Engine, period: str, out_root: Path, built_at: dt
     staging.mkdir()
     try:
         export_period(engine, period, staging)
+        write_score_changes_csv(engine, period, staging)  # beyond outputs.md: why each score moved
         _, ranking = build_contexts(engine, period, built_at.date())
         render_ranking_pdf(ranking, staging / "ranking.pdf")
         render_ranking_xlsx(ranking, staging / "ranking.xlsx")
