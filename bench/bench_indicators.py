@@ -12,11 +12,11 @@ for the month against the floor — one
 `SELECT unit_code, count(*) FROM stg_dossiers WHERE received_at in M GROUP BY unit_code`.
 
 Then a per-indicator table: the seconds compute_period spent on each indicator (its items
-counted and its failures kept, a finisher's Python included) beside that indicator's own
+kept in the run's item table, a finisher's Python included) beside that indicator's own
 floor — a bare `SELECT unit_code, count(*) FROM (<its SQL>) GROUP BY unit_code` over the
 same materialised views, i.e. counting the same population without judging or keeping its
-items — and the shared steps (views materialised once per run, scores, the write of the
-period's rows and violations).
+items — and the shared steps (views materialised once per run, every indicator's items
+counted in one pass, scores, the write of the period's rows and violations).
 """
 
 from __future__ import annotations

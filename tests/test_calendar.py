@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import holidays
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -407,3 +408,18 @@ def test_add_working_seconds_is_the_inverse(cal, t, seconds, micro):
     assert round(cal.working_seconds_between(t, end) * 1e6) == round(amount * 1e6)
     # The earliest such instant: one microsecond less is short of the amount.
     assert cal.working_seconds_between(t, end - dt.timedelta(microseconds=1)) < amount
+
+
+@fixture_ok
+@given(pairs=st.lists(st.tuples(instants, instants), min_size=1, max_size=40))
+def test_working_seconds_over_arrays_equal_one_by_one(cal, pairs):
+    a = np.array([x for x, _ in pairs], dtype="datetime64[us]")
+    b = np.array([y for _, y in pairs], dtype="datetime64[us]")
+    expected = [cal.working_seconds_between(x, y) for x, y in pairs]
+    assert cal.working_seconds_between_many(a, b).tolist() == expected
+
+
+def test_working_seconds_over_arrays_refuse_instants_outside_the_calendar(cal):
+    inside, outside = np.datetime64("2025-01-02T08:00"), np.datetime64(f"{cal.last_day.year + 1}-01-02T08:00")
+    with pytest.raises(ValueError, match="outside the working calendar"):
+        cal.working_seconds_between_many(np.array([inside, inside]), np.array([inside, outside]))

@@ -6,9 +6,10 @@ its list of failed items come from the same rows and always agree. A few tests t
 calendar arithmetic SQL cannot express portably are finished in Python (`finishers`).
 
 A run works on one connection of its own (tables.run_connection): the views are
-materialised once for the period (tables.materialise_views), each indicator's items are
-counted and its failures kept in temporary tables, and only a finisher's items travel
-through Python; then one short transaction replaces the period's rows.
+materialised once for the period (tables.materialise_views), every indicator's items go
+into one temporary table — only a finisher's items travel through Python — and are counted
+there in one pass; then one short transaction replaces the period's rows, the violations
+copied from that table inside the database.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from tthc.indicators.tables import (
     materialise_views,
     refresh_cal_days,
     run_connection,
-    run_current,
-    run_failed,
+    run_eligible,
+    run_items,
 )
 from tthc.periods import Period, to_local_naive
 from tthc.warehouse.db import insert_rows
@@ -53,9 +54,12 @@ ITEM_COLUMNS = ["unit_code", "item_id", "ok", "detail"]
 # PostgreSQL: a finisher's items in one statement, column by column (a driver's executemany
 # sends one statement per row).
 INSERT_ITEMS_PG = sa.text(
-    "INSERT INTO ind_run_current (unit_code, item_id, ok, detail) SELECT * FROM unnest("
-    "CAST(:unit_code AS text[]), CAST(:item_id AS text[]), CAST(:ok AS integer[]), CAST(:detail AS text[]))"
+    "INSERT INTO ind_run_items (indicator_code, unit_code, item_id, ok, detail) SELECT :indicator_code, * "
+    "FROM unnest(CAST(:unit_code AS text[]), CAST(:item_id AS text[]), CAST(:ok AS integer[]), "
+    "CAST(:detail AS text[]))"
 )
+INSERT_ITEMS_SQLITE = ("INSERT INTO ind_run_items (indicator_code, unit_code, item_id, ok, detail) "
+                       "VALUES (?, ?, ?, ?, ?)")
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,8 @@ def derived_sql(indicator: Indicator) -> str:
             f"FROM {parent_table(parent)} WHERE {restriction.where}")
 
 
-def insert_items(conn: Connection, items: pd.DataFrame) -> None:
-    """A finisher's items into ind_run_current."""
+def insert_items(conn: Connection, indicator: Indicator, items: pd.DataFrame) -> None:
+    """A finisher's items into ind_run_items."""
     if items.empty:
         return
     columns = {
@@ -132,22 +136,23 @@ def insert_items(conn: Connection, items: pd.DataFrame) -> None:
         "detail": items["detail"].tolist(),
     }
     if conn.dialect.name == "postgresql":
-        conn.execute(INSERT_ITEMS_PG, columns)
+        conn.execute(INSERT_ITEMS_PG, {"indicator_code": indicator.code, **columns})
     else:
-        conn.execute(sa.insert(run_current), [dict(zip(columns, row, strict=True))
-                                              for row in zip(*columns.values(), strict=True)])
+        # straight to the driver's executemany: SQLAlchemy's per-row parameter processing
+        # would cost more than the insert itself
+        conn.exec_driver_sql(INSERT_ITEMS_SQLITE,
+                             [(indicator.code, *row) for row in zip(*columns.values(), strict=True)])
 
 
 def stage_items(conn: Connection, indicator: Indicator, params: dict, cal: WorkingCalendar,
                 period: Period, parents: set[str]) -> None:
-    """Fill ind_run_current with one indicator's items.
+    """Add one indicator's items to ind_run_items.
 
     Items stay in the database: only those a finisher must judge in Python travel through it.
     A parent's whole rows are kept in their own table for the duties derived from it.
     """
     if indicator.code in finishers.FINISHERS:
-        items = read_items(conn, indicator, params, cal, period)
-        insert_items(conn, items)
+        insert_items(conn, indicator, read_items(conn, indicator, params, cal, period))
         return
     if indicator.derived_from:
         source = derived_sql(indicator)
@@ -158,40 +163,27 @@ def stage_items(conn: Connection, indicator: Indicator, params: dict, cal: Worki
             stmt, used = bind_sql(f"CREATE TEMPORARY TABLE {table} AS SELECT * FROM (\n{source}\n) items", params)
             conn.execute(stmt, used)
             source = f"SELECT * FROM {table}"
-    stmt, used = bind_sql(f"INSERT INTO {run_current.name} (unit_code, item_id, ok, detail) "
-                          f"SELECT unit_code, CAST(item_id AS TEXT), ok, detail FROM (\n{source}\n) items", params)
+    stmt, used = bind_sql(f"INSERT INTO {run_items.name} (indicator_code, unit_code, item_id, ok, detail) "
+                          f"SELECT :indicator_code, unit_code, CAST(item_id AS TEXT), ok, detail "
+                          f"FROM (\n{source}\n) items", {**params, "indicator_code": indicator.code})
     conn.execute(stmt, used)
 
 
-def item_counts(conn: Connection) -> dict[str | None, tuple[int, int]]:
-    """The current indicator's items per unit (None where an item names none): (passed, items)."""
-    c = run_current.c
-    rows = conn.execute(sa.select(c.unit_code, sa.func.sum(c.ok), sa.func.count()).group_by(c.unit_code))
-    return {unit: (int(passed), int(n)) for unit, passed, n in rows}
+def item_counts(conn: Connection) -> dict[str, dict[str | None, tuple[int, int]]]:
+    """Indicator -> unit (None where an item names none) -> (passed, items), in one pass."""
+    c = run_items.c
+    rows = conn.execute(sa.select(c.indicator_code, c.unit_code, sa.func.sum(c.ok), sa.func.count())
+                        .group_by(c.indicator_code, c.unit_code))
+    counts: dict[str, dict[str | None, tuple[int, int]]] = {}
+    for code, unit, passed, n in rows:
+        counts.setdefault(code, {})[unit] = (int(passed), int(n))
+    return counts
 
 
-def keep_failures(conn: Connection, indicator: Indicator, units: list[Unit]) -> None:
-    """The current indicator's failed items of active units whose tier has it, kept for the write."""
-    eligible = [u.code for u in units if indicator.applies_to_tier(u.tier)]
-    if not eligible:
-        return
-    c, f = run_current.c, run_failed.c
-    failed = sa.select(sa.literal(indicator.code, sa.Text), sa.literal(indicator.item_type, sa.Text),
-                       c.unit_code, c.item_id, c.detail).where(c.ok == 0, c.unit_code.in_(eligible))
-    conn.execute(sa.insert(run_failed).from_select(
-        [f.indicator_code, f.item_type, f.unit_code, f.item_id, f.detail], failed))
-
-
-def indicator_result(conn: Connection, indicator: Indicator, params: dict, cal: WorkingCalendar,
-                      period: Period, parents: set[str], units: list[Unit]
-                      ) -> dict[str, tuple[int, int]]:
-    """One indicator's (numerator, denominator) per unit and H57; its failures kept for the write."""
-    run_current.create(conn)
-    stage_items(conn, indicator, params, cal, period, parents)
-    result = aggregate(indicator, item_counts(conn), units)
-    keep_failures(conn, indicator, units)
-    run_current.drop(conn)
-    return result
+def eligible_rows(indicators: list[Indicator], units: list[Unit]) -> list[dict]:
+    """The (indicator, unit) pairs whose failed items are violations."""
+    return [{"indicator_code": i.code, "unit_code": u.code, "item_type": i.item_type}
+            for i in indicators for u in units if i.applies_to_tier(u.tier)]
 
 
 def aggregate(indicator: Indicator, counts: dict[str | None, tuple[int, int]], units: list[Unit]
@@ -214,33 +206,40 @@ def compute_indicators(conn: Connection, indicators: list[Indicator], params: di
                        ) -> dict[str, dict[str, tuple[int, int]]]:
     """The read phase of a run, on a connection from run_connection(), inside a transaction.
 
-    Materialises the views for `params` (period_params, or a window's), then computes each
-    indicator in order — a derived duty's parent must come before it — and returns
-    indicator -> unit (active units and H57) -> (numerator, denominator). Failed items wait
-    in the connection's ind_run_failed for insert_violations; nothing else is written.
+    Materialises the views for `params` (period_params, or a window's), then stages each
+    indicator's items in order — a derived duty's parent must come before it — counts them all
+    at once and returns indicator -> unit (active units and H57) -> (numerator, denominator).
+    The items wait in the connection's ind_run_items for insert_violations; nothing else is written.
     """
     step = _Stopwatch(timings)
     parents = {i.derived_from for i in indicators if i.derived_from}
     with step("views"):
         materialise_views(conn, params)
-        run_failed.create(conn)
-    results: dict[str, dict[str, tuple[int, int]]] = {}
+        run_items.create(conn)
+        run_eligible.create(conn)
     for indicator in indicators:
         with step(indicator.code):
-            results[indicator.code] = indicator_result(conn, indicator, params, cal, period, parents, units)
-    return results
+            stage_items(conn, indicator, params, cal, period, parents)
+    with step("counts"):
+        counts = item_counts(conn)
+        insert_rows(conn, run_eligible, eligible_rows(indicators, units))
+    return {i.code: aggregate(i, counts.get(i.code, {}), units) for i in indicators}
 
 
 def insert_violations(conn: Connection, period: Period) -> int:
-    """Violations: the kept failures, copied inside the database."""
-    f, v = run_failed.c, ind_violations.c
+    """Violations: the failed items of eligible units, copied inside the database."""
+    i, e, v = run_items.c, run_eligible.c, ind_violations.c
     # in key order: appending to the key's b-tree is several times cheaper than random inserts
-    failed = (sa.select(sa.literal(period.code, sa.Text), f.unit_code, f.indicator_code, f.item_type, f.item_id,
-                        f.detail)
-              .order_by(f.unit_code, f.indicator_code, f.item_id))
+    failed = (sa.select(sa.literal(period.code, sa.Text), i.unit_code, i.indicator_code, e.item_type, i.item_id,
+                        i.detail)
+              .join_from(run_items, run_eligible,
+                         sa.and_(e.indicator_code == i.indicator_code, e.unit_code == i.unit_code))
+              .where(i.ok == 0)
+              .order_by(i.unit_code, i.indicator_code, i.item_id))
     columns = [v.period, v.unit_code, v.indicator_code, v.item_type, v.item_id, v.detail]
     conn.execute(sa.insert(ind_violations).from_select(columns, failed))
-    return conn.execute(sa.select(sa.func.count()).select_from(run_failed)).scalar_one()
+    # (a driver's rowcount for INSERT … SELECT is not portable: psycopg gives -1)
+    return conn.execute(sa.select(sa.func.count()).where(v.period == period.code)).scalar_one()
 
 
 def _float(x: Fraction | None) -> float | None:

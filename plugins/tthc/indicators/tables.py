@@ -188,23 +188,23 @@ PG_TEMP_BUFFERS = "512MB"
 PG_RUN_MEMORY = {"work_mem": "128MB", "maintenance_work_mem": "256MB"}
 
 run_metadata = MetaData()
-# The items of the indicator being computed: counted, and its failures kept, in SQL.
-run_current = Table(
-    "ind_run_current", run_metadata,
+# Every item of the run's indicators, as their SQL or finisher gave them: counted per
+# (indicator, unit) in one pass at the end, and the failures of eligible units are the violations.
+run_items = Table(
+    "ind_run_items", run_metadata,
+    Column("indicator_code", Text, nullable=False),
     Column("unit_code", Text),
     Column("item_id", Text, nullable=False),
     Column("ok", Integer, nullable=False),
     Column("detail", Text),
     prefixes=["TEMPORARY"],
 )
-# The failed items of eligible units (active, their tier has the indicator): the violations.
-run_failed = Table(
-    "ind_run_failed", run_metadata,
+# (indicator, unit) pairs whose failed items are violations: active units whose tier has it.
+run_eligible = Table(
+    "ind_run_eligible", run_metadata,
     Column("indicator_code", Text, nullable=False),
-    Column("item_type", Text, nullable=False),
     Column("unit_code", Text, nullable=False),
-    Column("item_id", Text, nullable=False),
-    Column("detail", Text),
+    Column("item_type", Text, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
