@@ -1,8 +1,8 @@
 """The monthly documents: formatting, the trend chart, scorecard and ranking PDFs, the XLSX.
 
 PDFs are rendered once per module (about a second each) and read back with pdfplumber
-and pypdf. The golden image of a scorecard's page 1 lives in tests/golden/; regenerate it
-after an intended layout change with:
+and pypdf. The golden images of a scorecard's pages 1 and 3 live in tests/golden/; regenerate
+them after an intended layout change (and look at them) with:
 
     UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py -k golden
 """
@@ -14,6 +14,7 @@ import os
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tthc.reports import formatting as fmt
 from tthc.reports.model import TrendPoint
 from tthc.reports.render import (
     TemplateOnlyFetcher,
+    change_view,
     render_html,
     render_page_png,
     render_ranking_pdf,
@@ -178,7 +180,7 @@ def test_scorecard_metadata_title_and_language(scorecard_pdf, scorecard_ctx):
     assert reader.metadata.title == (
         "Phiếu đánh giá Chỉ số phục vụ người dân, doanh nghiệp tháng 12 năm 2025 – Sở Tư pháp")
     assert reader.trailer["/Root"]["/Lang"] == "vi"
-    assert 2 <= len(reader.pages) <= 3
+    assert 3 <= len(reader.pages) <= 4  # with "Vì sao điểm thay đổi" (page 1 unchanged)
     width, height = (float(v) for v in reader.pages[0].mediabox[2:])
     assert (round(width), round(height)) == (595, 842)  # A4 in points
 
@@ -235,9 +237,55 @@ def test_scorecard_of_an_unscored_unit_says_so(tmp_path):
     assert "UBND xã A Lưới 1" in text
 
 
-def test_golden_image_of_scorecard_page_one(scorecard_pdf, tmp_path):
-    golden = GOLDEN_DIR / "scorecard-page1.png"
-    actual = render_page_png(scorecard_pdf, tmp_path / "actual.png", dpi=GOLDEN_DPI)
+def test_scorecard_explains_why_the_score_moved(scorecard_pdf, scorecard_ctx):
+    section = scorecard_ctx.score_change
+    view = change_view(section)
+    change = view["total_change"]
+    # the rounding is shared: groups add up to the change shown, each group's indicators to the group
+    assert change == pytest.approx(section.current_total - section.previous_total, abs=0.005)
+    assert sum(share for _, share in view["groups"]) == pytest.approx(change, abs=1e-9)
+    shown = sum(share for _, share in view["indicators"]) + view["others_share"]
+    assert shown == pytest.approx(change, abs=1e-9)
+    assert len(view["indicators"]) == 8 and view["others"] == len(section.indicators) - 8
+    shares = [abs(share) for _, share in view["indicators"]]
+    assert shares == sorted(shares, reverse=True)  # the biggest effect first
+    text = one_line(" ".join(pdf_pages_text(scorecard_pdf)))
+    assert "III. VÌ SAO ĐIỂM THAY ĐỔI" in text and "IV. THỰC HIỆN NHIỆM VỤ" in text
+    assert f"tổng điểm giảm {fmt.format_number(-change)} điểm" in text  # the sample unit went down
+    assert f"Tổng điểm (thang 100) {fmt.format_number(section.previous_total)} " \
+           f"{fmt.format_number(section.current_total)} {fmt.format_signed(change)}" in text
+    assert all(line.code in text for line, _ in view["indicators"])
+    top, top_share = view["indicators"][0]
+    assert f"{fmt.format_number(top.current)} {fmt.format_signed(top_share)}" in text
+    assert section.costly_items and all(i.item_id in text for i in section.costly_items)
+    assert fmt.format_number(section.costly_items[0].points_lost, 3) in text
+
+
+def test_without_a_previous_month_the_section_says_so(scorecard_ctx, tmp_path):
+    section = replace(scorecard_ctx.score_change, previous_total=None)
+    text = one_line(" ".join(pdf_pages_text(render_scorecard(replace(scorecard_ctx, score_change=section),
+                                                             tmp_path / "x.pdf"))))
+    assert "VÌ SAO ĐIỂM THAY ĐỔI" in text
+    assert "Tháng 11 năm 2025 đơn vị chưa được chấm điểm (không có số liệu để so sánh), nên không có so sánh " \
+           "với tháng trước." in text
+    assert "Ảnh hưởng đến tổng điểm" not in text  # no decomposition to show
+    assert section.costly_items[0].item_id in text  # this month's costliest items still are
+
+
+def test_an_unscored_unit_has_no_comparison_and_no_section_number_gap(tmp_path):
+    unit = next(u for u in post_reform_units() if u.code == NOT_SCORED_UNIT)
+    ctx = sample_scorecard(unit)
+    assert ctx.score_change.current_total is None and not ctx.score_change.costly_items
+    text = one_line(" ".join(pdf_pages_text(render_scorecard(ctx, tmp_path / "x.pdf"))))
+    assert "Tháng này đơn vị chưa được chấm điểm, nên không có so sánh với tháng trước." in text
+    html = render_html("scorecard.html.j2", scorecard_view(replace(ctx, score_change=None)))
+    assert "VÌ SAO" not in html and "III. THỰC HIỆN NHIỆM VỤ" in html
+
+
+@pytest.mark.parametrize("page", [1, 3])  # 3: "Vì sao điểm thay đổi", its tables and the costliest items
+def test_golden_image_of_scorecard_page(scorecard_pdf, tmp_path, page):
+    golden = GOLDEN_DIR / f"scorecard-page{page}.png"
+    actual = render_page_png(scorecard_pdf, tmp_path / "actual.png", page=page - 1, dpi=GOLDEN_DPI)
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN_DIR.mkdir(exist_ok=True)
         golden.write_bytes(actual.read_bytes())
@@ -250,9 +298,9 @@ def test_golden_image_of_scorecard_page_one(scorecard_pdf, tmp_path):
         changed = sum(diff.point(lambda v: 255 if v > GOLDEN_PIXEL_TOLERANCE else 0).histogram()[255:]) / (
             diff.width * diff.height)
     if not same_size or changed > GOLDEN_MAX_CHANGED:
-        kept = GOLDEN_DIR / "scorecard-page1.actual.png"
+        kept = GOLDEN_DIR / f"scorecard-page{page}.actual.png"
         kept.write_bytes(actual.read_bytes())
-        pytest.fail(f"page 1 differs from the golden image ({changed:.4%} of pixels); see {kept}")
+        pytest.fail(f"page {page} differs from the golden image ({changed:.4%} of pixels); see {kept}")
 
 
 # --- ranking PDF and XLSX ---------------------------------------------------------------

@@ -145,3 +145,26 @@ def test_previous_month_without_results_counts_as_not_scored(wh):
     wh.compute("2025-03")
     ch = score_changes(wh.engine, "2025-03")["U1"]
     assert ch.previous_total is None and ch.current_total is not None and ch.total_change is None
+
+
+def test_the_scorecard_section_shows_the_decomposition_rounded_to_add_up(wh):
+    """From the warehouse to what the scorecard prints: the stored totals, every part, the costliest items."""
+    from tthc.monthly import score_change_sections
+    from tthc.reports.render import change_view
+
+    plant_two_months(wh)
+    sections = score_change_sections(wh.engine, "2025-03", top_n=2)
+    u1 = sections["U1"]
+    mar, feb = wh.scores("2025-03")["U1"], wh.scores("2025-02")["U1"]
+    assert u1.previous_period == "2025-02" and u1.compared
+    assert u1.previous_total == pytest.approx(feb["total"]) and u1.current_total == pytest.approx(mar["total"])
+    assert [g.code for g in u1.groups] == [f"G{g}" for g in range(1, 7)]
+    assert "G4_PAYMENT" in {i.code for i in u1.indicators}  # group 4 as one component
+    assert [i.item_id for i in u1.costly_items] == [i.item_id for i in costly_items(wh.engine, "2025-03", 2)["U1"]]
+    view = change_view(u1)
+    shown = Decimal(str(round(mar["total"], 2))) - Decimal(str(round(feb["total"], 2)))
+    assert abs(Decimal(str(view["total_change"])) - shown) <= Decimal("0.01")
+    assert sum(Decimal(str(s)) for _, s in view["groups"]) == Decimal(str(view["total_change"]))
+    parts = [Decimal(str(s)) for _, s in view["indicators"]] + [Decimal(str(view["others_share"]))]
+    assert sum(parts) == Decimal(str(view["total_change"]))
+    assert view["indicators"][0][0].code == "ON_TIME"  # the late dossiers moved it most

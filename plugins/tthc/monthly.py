@@ -30,7 +30,7 @@ from tthc.periods import Period
 from tthc.quality.gate import month_status
 from tthc.reports import model as m
 from tthc.reports.render import render_ranking_pdf, render_ranking_xlsx, render_scorecard
-from tthc.score_change import write_score_changes_csv
+from tthc.score_change import PAYMENT_COMPONENT, costly_items, score_changes, write_score_changes_csv
 from tthc.warehouse import schema as wh
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,35 @@ def quality_note(status: str, quarantined: int, excluded: int) -> str | None:
         return None
     return (f"Dữ liệu của kỳ có cảnh báo chất lượng: {excluded} hồ sơ bị loại khỏi phạm vi tính "
             f"và {quarantined} bản ghi được cách ly để kiểm tra (xem quality.json).")
+
+
+def _float(x) -> float | None:
+    return None if x is None else float(x)
+
+
+def score_change_sections(engine: Engine, period: str, top_n: int) -> dict[str, m.ScoreChangeSection]:
+    """Each unit's "Vì sao điểm thay đổi": the exact decomposition against the previous month and
+    its `top_n` costliest failed items (tthc.score_change)."""
+    cat = load_catalogue()
+    costly = costly_items(engine, period, top_n, cat)
+
+    def name(code: str) -> str:
+        if code == PAYMENT_COMPONENT:  # the payment rule scores group 4 as a whole
+            return f"{cat.group(cat.payment_parts()[0].group).name_vi} (cả nhóm)"
+        return cat.get(code).name_vi
+
+    out = {}
+    for unit, ch in score_changes(engine, period, cat).items():
+        out[unit] = m.ScoreChangeSection(
+            previous_period=Period(period).previous().code,
+            previous_total=_float(ch.previous_total), current_total=_float(ch.current_total),
+            groups=tuple(m.ChangeLine(f"G{g.group}", cat.group(g.group).name_vi, g.group, _float(g.previous),
+                                      _float(g.current), _float(g.contribution)) for g in ch.groups),
+            indicators=tuple(m.ChangeLine(c.code, name(c.code), c.group, _float(c.previous), _float(c.current),
+                                          _float(c.contribution)) for c in ch.components),
+            costly_items=tuple(m.CostlyItem(i.item_type, i.item_id, i.indicator_codes, float(i.points_lost))
+                               for i in costly.get(unit, ())))
+    return out
 
 
 def build_contexts(engine: Engine, period: str, issued_on: dt.date
@@ -79,6 +108,7 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date
         excluded = conn.execute(sa.select(sa.func.count(sa.distinct(wh.quality_excluded_dossiers.c.dossier_code)))
                                 ).scalar_one()
     note = quality_note(status, quarantined, excluded)
+    why = score_change_sections(engine, period, config.thresholds().top_costly_items)
     current = scores.get(period, {})
     tier_counts: dict[str, int] = defaultdict(int)
     for row in current.values():
@@ -125,7 +155,8 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date
             trend=tuple(m.TrendPoint(p, scores.get(p, {}).get(code, {}).get("total")) for p in trend_periods),
             quality_note=note, quarantined_rows=quarantined,
             previous_rank=prev["rank"] if prev else None,
-            band_thresholds=tuple(b.min_total for b in bands.bands if b.min_total > 0)))
+            band_thresholds=tuple(b.min_total for b in bands.bands if b.min_total > 0),
+            score_change=why.get(code)))
 
     def rank_change(code: str, rank: int | None) -> int | None:
         prev = scores.get(previous, {}).get(code)

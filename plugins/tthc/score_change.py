@@ -261,21 +261,31 @@ def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | 
 
 
 # --- score_changes.csv --------------------------------------------------------------------
-def apportion(values: list[Fraction | None], target: Fraction | None) -> list[str]:
-    """Values at 6 decimals that add up exactly to `target` at 6 decimals (largest remainders).
+def apportioned(values: list[Fraction], decimals: int, target: Fraction | None = None) -> list[Fraction]:
+    """`values` at `decimals` decimals, adding up exactly to `target` (largest remainders).
 
-    Rounding each contribution on its own could leave the column a few millionths off its
-    total; the reader is meant to see the decomposition add up, so the rounding is shared.
+    `target` is their sum rounded half-up, or that sum already rounded another way (less than
+    one unit of the last decimal away: a group's rounded part, shared among its indicators).
+    Rounding each contribution on its own could leave the column a few units of the last decimal
+    off its total; the reader is meant to see the decomposition add up, so the rounding is shared.
     """
-    if target is None or any(v is None for v in values):
-        return [decimal6(v) for v in values]
-    scale = 10**DECIMALS
+    scale = 10**decimals
+    if target is None:
+        target = round_half_up(sum(values, Fraction(0)), decimals)
     floors = [math.floor(v * scale) for v in values]
-    missing = int(round_half_up(target, DECIMALS) * scale) - sum(floors)
+    missing = int(target * scale) - sum(floors)
     by_remainder = sorted(range(len(values)), key=lambda i: -(values[i] * scale - floors[i]))
     for i in by_remainder[:missing]:
         floors[i] += 1
-    return [decimal6(Fraction(f, scale)) for f in floors]
+    return [Fraction(f, scale) for f in floors]
+
+
+def apportion(values: list[Fraction | None]) -> list[str]:
+    """The CSV's contributions at 6 decimals, adding up to their exact sum — the change of the total —
+    at 6 decimals (empty cells when nothing is compared)."""
+    if any(v is None for v in values):
+        return [decimal6(v) for v in values]
+    return [decimal6(v) for v in apportioned(values, DECIMALS)]
 
 
 def csv_rows(period: str, changes: dict[str, ScoreChange]) -> list[list[str]]:
@@ -288,10 +298,10 @@ def csv_rows(period: str, changes: dict[str, ScoreChange]) -> list[list[str]]:
         total = ch.total_change
         rows.append([period, unit, TOTAL, decimal6(ch.previous_total), decimal6(ch.current_total),
                      decimal6(total), decimal6(total)])
-        shares = apportion([g.contribution for g in ch.groups], total)
+        shares = apportion([g.contribution for g in ch.groups])
         rows.extend([period, unit, f"G{g.group}", decimal6(g.previous), decimal6(g.current), decimal6(g.change),
                      share] for g, share in zip(ch.groups, shares, strict=True))
-        shares = apportion([c.contribution for c in ch.components], total)
+        shares = apportion([c.contribution for c in ch.components])
         rows.extend([period, unit, c.code, decimal6(c.previous), decimal6(c.current), decimal6(c.change), share]
                     for c, share in zip(ch.components, shares, strict=True))
     return rows

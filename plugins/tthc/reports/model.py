@@ -137,6 +137,51 @@ class TrendPoint:
 
 
 @dataclass(frozen=True)
+class ChangeLine:
+    """A group or an indicator in "Vì sao điểm thay đổi": its points last month and this month,
+    and its part of the change of the total (tthc.score_change: the parts add up to the change)."""
+
+    code: str  # G1 … G6, an indicator code, or G4_PAYMENT (group 4 scored as a whole)
+    name: str
+    group: int
+    previous: float | None  # points; None: did not apply
+    current: float | None
+    contribution: float | None  # points of the 100-point total; None: nothing to compare with
+
+
+@dataclass(frozen=True)
+class CostlyItem:
+    """A failed item and the points of the total its failure cost this month: never a person's data."""
+
+    item_type: str  # dossier | procedure | feedback | …
+    item_id: str
+    indicator_codes: tuple[str, ...]  # the index indicators it failed
+    points_lost: float
+
+    def __post_init__(self) -> None:
+        _freeze(self, "indicator_codes")
+
+
+@dataclass(frozen=True)
+class ScoreChangeSection:
+    """Vì sao điểm thay đổi: the change against the previous month, decomposed, and the costliest items."""
+
+    previous_period: str
+    previous_total: float | None  # None: not scored that month (or no data): nothing to compare with
+    current_total: float | None
+    groups: tuple[ChangeLine, ...]  # G1 … G6
+    indicators: tuple[ChangeLine, ...]  # in catalogue order
+    costly_items: tuple[CostlyItem, ...] = ()  # costliest first
+
+    def __post_init__(self) -> None:
+        _freeze(self, "groups", "indicators", "costly_items")
+
+    @property
+    def compared(self) -> bool:
+        return self.previous_total is not None and self.current_total is not None
+
+
+@dataclass(frozen=True)
 class ScorecardContext:
     """Phiếu đánh giá: everything one unit's monthly scorecard shows."""
 
@@ -159,6 +204,7 @@ class ScorecardContext:
     previous_rank: int | None = None
     recipients: tuple[str, ...] = ()  # "Nơi nhận"; empty = the unit and the archive
     band_thresholds: tuple[float, ...] = (80.0, 70.0, 50.0)  # config/bands.yaml minimums, for the chart
+    score_change: ScoreChangeSection | None = None  # None: the section is left out
 
     def __post_init__(self) -> None:
         _freeze(self, "groups", "indicators", "duties", "trend", "recipients", "band_thresholds")

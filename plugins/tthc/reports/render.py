@@ -15,6 +15,7 @@ import os
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -30,8 +31,9 @@ from weasyprint.urls import URLFetcher
 
 from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
-from tthc.reports.model import TIER_TITLES, RankingContext, ScorecardContext
+from tthc.reports.model import TIER_TITLES, RankingContext, ScorecardContext, ScoreChangeSection
 from tthc.reports.svg import trend_svg
+from tthc.score_change import apportioned
 
 ITEM_TYPE_TITLES = {
     "dossier": "hồ sơ",
@@ -44,6 +46,8 @@ ITEM_TYPE_TITLES = {
     "unit": "đơn vị",
 }
 ROMAN = ("", "I", "II", "III", "IV", "V", "VI", "VII", "VIII")
+SHOWN_DECIMALS = 2  # points on the documents
+SHOWN_INDICATORS = 8  # "Vì sao điểm thay đổi": the indicators that moved the total most, then the rest in one line
 
 
 class TemplateOnlyFetcher(URLFetcher):
@@ -89,6 +93,7 @@ def _environment() -> jinja2.Environment:
         month=fmt.format_month,
         dateline=fmt.format_date_line,
         item_type=lambda t: ITEM_TYPE_TITLES.get(t, t),
+        month_short=fmt.format_month_short,
         rank_change=_rank_change,
     )
     return env
@@ -97,6 +102,34 @@ def _environment() -> jinja2.Environment:
 def _number_line(document_number: str, symbol: str) -> str:
     # A blank number is left for the clerk who registers the document (văn thư) to write in.
     return document_number or f"\u00a0\u00a0\u00a0\u00a0\u00a0\u00a0/{symbol}"
+
+
+def change_view(section: ScoreChangeSection | None) -> dict | None:
+    """"Vì sao điểm thay đổi" as shown: contributions at 2 decimals that add up to the change shown,
+    the groups' to the total's and each group's indicators' to the group's (tthc.score_change.apportioned);
+    the indicators that moved the total most, then one line for the others (score_changes.csv has all)."""
+    if section is None:
+        return None
+    view = {"section": section, "groups": [], "indicators": [], "others": 0, "others_share": 0.0,
+            "total_change": None}
+    if not section.compared:
+        return view
+    groups = apportioned([Fraction(g.contribution) for g in section.groups], SHOWN_DECIMALS)
+    shares: dict[str, Fraction] = {}
+    for group, group_share in zip(section.groups, groups, strict=True):
+        # within a group, the indicators share the group's rounded part: both tables agree
+        mine = [i for i in section.indicators if i.group == group.group]
+        parts = apportioned([Fraction(i.contribution) for i in mine], SHOWN_DECIMALS, group_share)
+        shares |= {i.code: part for i, part in zip(mine, parts, strict=True)}
+    applying = [i for i in section.indicators if i.previous is not None or i.current is not None]
+    ranked = sorted((i for i in applying if shares[i.code] != 0), key=lambda i: -abs(shares[i.code]))
+    shown = ranked[:SHOWN_INDICATORS]
+    others = [i for i in applying if i not in shown]
+    view.update(groups=[(g, float(x)) for g, x in zip(section.groups, groups, strict=True)],
+                indicators=[(i, float(shares[i.code])) for i in shown], others=len(others),
+                others_share=float(sum((shares[i.code] for i in others), Fraction(0))),
+                total_change=float(sum(groups, Fraction(0))))
+    return view
 
 
 def scorecard_view(ctx: ScorecardContext) -> dict:
@@ -125,6 +158,8 @@ def scorecard_view(ctx: ScorecardContext) -> dict:
         "indicators_by_group": by_group,
         "has_estimate": any(i.is_estimate for i in ctx.indicators),
         "chart": trend_svg(ctx.trend, thresholds=ctx.band_thresholds),
+        "why": change_view(ctx.score_change),
+        "roman": ROMAN,
     }
 
 

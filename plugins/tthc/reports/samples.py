@@ -19,6 +19,8 @@ from pathlib import Path
 from tthc.reports.model import (
     INDEX_GROUPS,
     TIER_TITLES,
+    ChangeLine,
+    CostlyItem,
     DutyLine,
     FailingItem,
     GroupScore,
@@ -28,6 +30,7 @@ from tthc.reports.model import (
     RankingContext,
     RankingRow,
     ScorecardContext,
+    ScoreChangeSection,
     TierSection,
     TrendPoint,
     UnitInfo,
@@ -202,6 +205,52 @@ def _scored_total(unit: UnitInfo, period: str) -> float | None:
 NOT_SCORED_UNIT = "000.15.31.H57"  # UBND xã A Lưới 1: a quiet month, to show the unscored row
 
 
+def _shares(indicators: list[IndicatorLine]) -> dict[str, float]:
+    """Each indicator's part of the total (100 × points / Σ max over the applicable ones)."""
+    possible = sum(i.max_points for i in indicators if i.points is not None)
+    return {i.code: 100 * (i.points or 0.0) / possible if possible else 0.0 for i in indicators}
+
+
+def _score_change(unit: UnitInfo, period: str) -> ScoreChangeSection:
+    """The month against the previous one, decomposed as tthc.score_change does (linear sample scoring)."""
+    previous = _previous_period(period, 1)
+    before, after = _indicators(unit, previous), _indicators(unit, period)
+    old = {i.code: i for i in before}
+    prev_total, total = _scored_total(unit, previous), _scored_total(unit, period)
+    compared = prev_total is not None and total is not None
+    s0, s1 = _shares(before), _shares(after)
+    lines = [ChangeLine(i.code, i.name, i.group, old[i.code].points if i.code in old else None, i.points,
+                        s1[i.code] - s0.get(i.code, 0.0) if compared else None) for i in after]
+    groups = []
+    for g0, g1 in zip(_groups(before), _groups(after), strict=True):
+        mine = [line.contribution for line in lines if line.group == g1.number]
+        groups.append(ChangeLine(f"G{g1.number}", g1.name, g1.number, g0.points, g1.points,
+                                 sum(mine) if compared else None))
+    costly = []
+    if total is not None:
+        possible = sum(i.max_points for i in after if i.points is not None)
+        rng = _rng(unit.code, period, "costly")
+        for code, codes in (("ON_TIME", ("ON_TIME", "DOSSIER_RECEIVING_SATISFACTION")),
+                            ("PETITION_PROCESSING_ON_TIME", ("PETITION_PROCESSING_ON_TIME",
+                                                             "PETITION_HANDLING_SATISFACTION")),
+                            ("ONLINE_PAYMENT_PROCEDURES", ("ONLINE_PAYMENT_PROCEDURES",))):
+            line = next(i for i in after if i.code == code)
+            if not line.denominator or line.numerator == line.denominator:
+                continue
+            lost = sum(100 * next(i for i in after if i.code == c).max_points
+                       / max(1, next(i for i in after if i.code == c).denominator) / possible for c in codes)
+            for _ in range(2 if code == "ON_TIME" else 1):
+                if code == "ONLINE_PAYMENT_PROCEDURES":
+                    item = ("procedure", rng.choice(PROCEDURE_CODES))
+                elif code == "ON_TIME":
+                    item = ("dossier", f"{unit.code}-251{rng.randint(201, 231)}-{rng.randint(1, 9999):04d}")
+                else:
+                    item = ("feedback", f"PAKN-2025-{rng.randint(1000, 9999)}")
+                costly.append(CostlyItem(*item, codes, lost))
+    costly.sort(key=lambda c: -c.points_lost)
+    return ScoreChangeSection(previous, prev_total, total, tuple(groups), tuple(lines), tuple(costly))
+
+
 def _failing_items(unit: UnitInfo, code: str, item_type: str, count: int) -> list[FailingItem]:
     rng = _rng(unit.code, code)
     items = []
@@ -277,6 +326,7 @@ def sample_scorecard(unit: UnitInfo | None = None, period: str = PERIOD,
         quality_note="Ngày 14/12/2025 nguồn đồng bộ hồ sơ của Cổng Dịch vụ công quốc gia không phản hồi "
         "trong 6 giờ; số liệu đã được bổ sung ở lần chạy sau.",
         quarantined_rows=3,
+        score_change=_score_change(unit, period),
     )
 
 
