@@ -174,3 +174,13 @@ def test_a_rerun_replaces_the_folder_whole_with_identical_files(month):
     assert {n: b for n, b in after.items() if n.endswith(".csv")} == \
         {n: b for n, b in before.items() if n.endswith(".csv")}
     assert read_manifest(folder)["built_at"] == rebuilt_at.isoformat()
+
+
+def test_a_rendering_batch_gets_the_same_scorecards_as_the_whole_month(month):
+    engine, _ = month
+    every, ranking = monthly.build_contexts(engine, PERIOD, BUILT_AT.date())
+    late = next(c for c in every if any(d.top_failing for d in c.duties))  # one with failed items to read
+    batch, batch_ranking = monthly.build_contexts(engine, PERIOD, BUILT_AT.date(), [late.unit.code])
+    assert batch == [late]
+    assert batch_ranking == ranking
+    assert monthly.build_contexts(engine, PERIOD, BUILT_AT.date(), ()) == ([], ranking)

@@ -16,6 +16,7 @@ import os
 import shutil
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -57,11 +58,12 @@ def _float(x) -> float | None:
     return None if x is None else float(x)
 
 
-def score_change_sections(engine: Engine, period: str, top_n: int) -> dict[str, m.ScoreChangeSection]:
-    """Each unit's "Vì sao điểm thay đổi": the exact decomposition against the previous month and
-    its `top_n` costliest failed items (tthc.score_change)."""
+def score_change_sections(engine: Engine, period: str, top_n: int, units: Collection[str] | None = None
+                          ) -> dict[str, m.ScoreChangeSection]:
+    """Each unit's (or only `units`') "Vì sao điểm thay đổi": the exact decomposition against the
+    previous month and its `top_n` costliest failed items (tthc.score_change)."""
     cat = load_catalogue()
-    costly = costly_items(engine, period, top_n, cat)
+    costly = costly_items(engine, period, top_n, cat, units)
 
     def name(code: str) -> str:
         if code == PAYMENT_COMPONENT:  # the payment rule scores group 4 as a whole
@@ -70,6 +72,8 @@ def score_change_sections(engine: Engine, period: str, top_n: int) -> dict[str, 
 
     out = {}
     for unit, ch in score_changes(engine, period, cat).items():
+        if units is not None and unit not in units:
+            continue
         out[unit] = m.ScoreChangeSection(
             previous_period=Period(period).previous().code,
             previous_total=_float(ch.previous_total), current_total=_float(ch.current_total),
@@ -82,8 +86,13 @@ def score_change_sections(engine: Engine, period: str, top_n: int) -> dict[str, 
     return out
 
 
-def build_contexts(engine: Engine, period: str, issued_on: dt.date
+def build_contexts(engine: Engine, period: str, issued_on: dt.date, units: Collection[str] | None = None
                    ) -> tuple[list[m.ScorecardContext], m.RankingContext]:
+    """The scorecards of `units` (every unit when None) and the ranked lists.
+
+    A rendering task asks only for its batch's units: the failed items are read for those alone.
+    """
+    units = None if units is None else set(units)
     cat = load_catalogue()
     province = m.ProvinceInfo.from_config(config.province(), period)
     bands = config.bands()
@@ -99,7 +108,8 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date
             results[row["unit_code"]][row["indicator_code"]] = dict(row)
         v = ind_violations.c
         failing: dict[tuple[str, str], list[m.FailingItem]] = defaultdict(list)
-        for row in conn.execute(sa.select(ind_violations).where(v.period == period)
+        wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
+        for row in conn.execute(sa.select(ind_violations).where(v.period == period, *wanted)
                                 .order_by(v.unit_code, v.indicator_code, v.item_id)).mappings():
             items = failing[(row["unit_code"], row["indicator_code"])]
             if len(items) < top_n:
@@ -108,7 +118,7 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date
         excluded = conn.execute(sa.select(sa.func.count(sa.distinct(wh.quality_excluded_dossiers.c.dossier_code)))
                                 ).scalar_one()
     note = quality_note(status, quarantined, excluded)
-    why = score_change_sections(engine, period, config.thresholds().top_costly_items)
+    why = score_change_sections(engine, period, config.thresholds().top_costly_items, units) if units != set() else {}
     current = scores.get(period, {})
     tier_counts: dict[str, int] = defaultdict(int)
     for row in current.values():
@@ -143,7 +153,7 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date
         return tuple(m.GroupScore(g.group, g.name_vi, row[f"g{g.group}"], g.max_points) for g in cat.groups)
 
     scorecards = []
-    for code in sorted(c for c in current if c != PROVINCE_CODE):
+    for code in sorted(c for c in current if c != PROVINCE_CODE and (units is None or c in units)):
         row = current[code]
         prev = scores.get(previous, {}).get(code)
         scorecards.append(m.ScorecardContext(
@@ -269,7 +279,7 @@ def start_month_folder(engine: Engine, period: str, out_root: Path, built_at: dt
     try:
         export_period(engine, period, staging)
         write_score_changes_csv(engine, period, staging)  # beyond outputs.md: why each score moved
-        _, ranking = build_contexts(engine, period, built_at.date())
+        _, ranking = build_contexts(engine, period, built_at.date(), units=())
         render_ranking_pdf(ranking, staging / "ranking.pdf")
         render_ranking_xlsx(ranking, staging / "ranking.xlsx")
         (staging / "quality.json").write_text(
@@ -297,10 +307,8 @@ def unit_batches(units: list[str], per_batch: int) -> list[list[str]]:
 def render_scorecards(engine: Engine, period: str, staging: Path, built_at: dt.datetime,
                       units: list[str] | None = None, workers: int = 2) -> list[str]:
     """Render the scorecards of `units` (all when None) into the staging folder."""
-    scorecards, _ = build_contexts(engine, period, built_at.date())
-    wanted = set(units) if units is not None else None
-    jobs = [(ctx, staging / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards
-            if wanted is None or ctx.unit.code in wanted]
+    scorecards, _ = build_contexts(engine, period, built_at.date(), units)
+    jobs = [(ctx, staging / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             return list(pool.map(_render_one, jobs, chunksize=2))

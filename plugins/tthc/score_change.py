@@ -32,7 +32,7 @@ import math
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -233,9 +233,10 @@ def score_changes(engine: Engine, period: str, cat: Catalogue | None = None) -> 
     return {unit: decompose(unit, previous.get(unit, {}), current[unit], cat) for unit in sorted(current)}
 
 
-def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | None = None
-                 ) -> dict[str, list[CostlyItem]]:
-    """Each unit's `top_n` failed items that cost the most points (cost desc, indicator order, item id).
+def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | None = None,
+                 units: Collection[str] | None = None) -> dict[str, list[CostlyItem]]:
+    """Each unit's (or only `units`') `top_n` failed items that cost the most points (cost desc,
+    indicator order, item id).
 
     An item failing several index indicators (a late dossier also fails the receiving
     satisfaction) costs the sum: their points are separate terms of Σ points.
@@ -245,8 +246,9 @@ def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | 
     costs = {unit: item_costs(cat, res) for unit, res in period_results(engine, period).items()}
     v = ind_violations.c
     with engine.connect() as conn:
+        wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
         rows = conn.execute(sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id)
-                            .where(v.period == period)).all()
+                            .where(v.period == period, *wanted)).all()
     lost: dict[tuple[str, str, str], list[tuple[str, Fraction]]] = defaultdict(list)
     for unit, code, item_type, item_id in rows:
         cost = costs.get(unit, {}).get(code)
