@@ -61,9 +61,11 @@ def nightly(replica: Path, store: Path, warehouse_url: str, night: dt.datetime) 
     return rows
 
 
-def one_nights_changes(replica: Path, store: Path, share: float) -> int:
-    """Move about `share` of the dossiers on (status, updated_at), with a new event and sync version each."""
-    stamp = f"{FIRST_NIGHT:%Y-%m-%d} 10:00:00"
+def one_nights_changes(replica: Path, store: Path, share: float,
+                       changed_at: dt.datetime = FIRST_NIGHT + dt.timedelta(hours=10)) -> int:
+    """Move about `share` of the dossiers on (status, updated_at), with a new event and sync version each,
+    stamped `changed_at` (local time) in the replica."""
+    stamp = f"{changed_at:%Y-%m-%d %H:%M:%S}"
     with sqlite3.connect(replica) as conn:
         step = max(1, round(1 / share))
         codes = [r[0] for r in conn.execute(f"SELECT dossier_code FROM dossiers WHERE rowid % {step} = 0")]
