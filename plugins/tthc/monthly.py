@@ -71,9 +71,7 @@ def score_change_sections(engine: Engine, period: str, top_n: int, units: Collec
         return cat.get(code).name_vi
 
     out = {}
-    for unit, ch in score_changes(engine, period, cat).items():
-        if units is not None and unit not in units:
-            continue
+    for unit, ch in score_changes(engine, period, cat, units).items():
         out[unit] = m.ScoreChangeSection(
             previous_period=Period(period).previous().code,
             previous_total=_float(ch.previous_total), current_total=_float(ch.current_total),

@@ -28,6 +28,7 @@ of their marginals (each is a separate term of Σ points; the sum assumes one it
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import uuid
@@ -225,12 +226,15 @@ def period_results(engine: Engine, period: str) -> dict[str, dict[str, tuple[int
     return out
 
 
-def score_changes(engine: Engine, period: str, cat: Catalogue | None = None) -> dict[str, ScoreChange]:
-    """Every unit of `period` (and H57) against the previous month (empty results if it had none)."""
+def score_changes(engine: Engine, period: str, cat: Catalogue | None = None,
+                  units: Collection[str] | None = None) -> dict[str, ScoreChange]:
+    """Every unit of `period` (and H57), or only `units`, against the previous month (empty
+    results if it had none)."""
     cat = cat or load_catalogue()
     current = period_results(engine, period)
     previous = period_results(engine, Period(period).previous().code)
-    return {unit: decompose(unit, previous.get(unit, {}), current[unit], cat) for unit in sorted(current)}
+    return {unit: decompose(unit, previous.get(unit, {}), current[unit], cat) for unit in sorted(current)
+            if units is None or unit in units}
 
 
 def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | None = None,
@@ -243,7 +247,8 @@ def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | 
     """
     cat = cat or load_catalogue()
     order = cat.order()
-    costs = {unit: item_costs(cat, res) for unit, res in period_results(engine, period).items()}
+    costs = {unit: item_costs(cat, res) for unit, res in period_results(engine, period).items()
+             if units is None or unit in units}
     v = ind_violations.c
     with engine.connect() as conn:
         wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
@@ -257,8 +262,9 @@ def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | 
     out: dict[str, list[CostlyItem]] = defaultdict(list)
     for (unit, item_type, item_id), failures in lost.items():
         codes = tuple(sorted((c for c, _ in failures), key=order.__getitem__))
-        out[unit].append(CostlyItem(unit, item_type, item_id, codes, sum((x for _, x in failures), Fraction(0))))
-    return {unit: sorted(items, key=lambda i: (-i.points_lost, order[i.indicator_codes[0]], i.item_id))[:top_n]
+        lost_points = failures[0][1] if len(failures) == 1 else sum((x for _, x in failures), Fraction(0))
+        out[unit].append(CostlyItem(unit, item_type, item_id, codes, lost_points))
+    return {unit: heapq.nsmallest(top_n, items, key=lambda i: (-i.points_lost, order[i.indicator_codes[0]], i.item_id))
             for unit, items in sorted(out.items())}
 
 
