@@ -1,6 +1,6 @@
 """Benchmark: whole DAG runs through Airflow (dag.test) on the embedded layout (issue 7).
 
-    .venv/bin/python bench/bench_runs.py province [--dossiers-per-year 1200000] [--workdir DIR]
+    .venv/bin/python bench/bench_runs.py province [--dossiers-per-year 1200000] [--workdir DIR] [--reuse]
     .venv/bin/python bench/bench_runs.py national [--provinces 34] [--parallel 2]
         [--dossiers-per-year 1200000] [--workdir DIR]
 
@@ -43,12 +43,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import sqlalchemy as sa  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from bench_early_warning import CountingInbox  # noqa: E402
 from bench_extract import one_nights_changes  # noqa: E402
 from tthc import embedded  # noqa: E402
 from tthc.periods import Period  # noqa: E402
 from tthc.runtime import TIMEZONE  # noqa: E402
+from tthc.warehouse.schema import delivery_ledger  # noqa: E402
 
 SEED = 11821
 MONTHLY, NIGHTLY = "tthc_monthly_scorecards", "tthc_nightly"
@@ -123,13 +125,18 @@ def migrate() -> None:
 
 def cmd_province(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox) -> None:
     home = use_home(args.workdir)
-    shutil.rmtree(home.root, ignore_errors=True)
-    generate_province(home, dt.date(2024, 12, 1), dt.date(2025, 12, 31), args.dossiers_per_year)
-    server = serve_national(home, smtp_port)
-    migrate()
-    seconds, tasks = dag_run(NIGHTLY, dt.datetime(2026, 1, 1))
-    print("(0) initial load of a new installation (one nightly run):")
-    print_run("night 2025-12-31", seconds, tasks)
+    if args.reuse:  # the loaded installation of an earlier run; its months are delivered afresh
+        with sa.create_engine(f"sqlite:///{home.warehouse_db}").begin() as conn:
+            conn.execute(sa.delete(delivery_ledger))
+        server = serve_national(home, smtp_port)
+    else:
+        shutil.rmtree(home.root, ignore_errors=True)
+        generate_province(home, dt.date(2024, 12, 1), dt.date(2025, 12, 31), args.dossiers_per_year)
+        server = serve_national(home, smtp_port)
+        migrate()
+        seconds, tasks = dag_run(NIGHTLY, dt.datetime(2026, 1, 1))
+        print("(0) initial load of a new installation (one nightly run):")
+        print_run("night 2025-12-31", seconds, tasks)
     months, started = [], time.perf_counter()
     print("(4) backfill 2025-01..2025-12, send: true — each month is (3) one monthly run end to end:")
     for month in range(1, 13):
@@ -210,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     for p in (province, national):
         p.add_argument("--dossiers-per-year", type=int, default=1_200_000)
     province.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
+    province.add_argument("--reuse", action="store_true",
+                          help="skip (1) and (0): use the workdir's loaded installation (its delivery ledger cleared)")
     national.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/national"))
     national.add_argument("--provinces", type=int, default=34)
     national.add_argument("--parallel", type=int, default=2)

@@ -173,8 +173,10 @@ def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
         excluded: set[str] = set()
         exclusion_rows = []
         for check in checks:
-            keys = _failing_keys(conn, check, run_started_at)
-            if gx_success[check.name] != (not keys):
+            # The keys of a check Great Expectations passed are none: its query is not run again
+            # (on a province-year of events that is seconds per check).
+            keys = [] if gx_success[check.name] else _failing_keys(conn, check, run_started_at)
+            if not gx_success[check.name] and not keys:
                 raise RuntimeError(f"quality check {check.name}: Great Expectations and the quarantine query "
                                    "disagree; the check's SQL is not deterministic")
             outcomes.append(CheckOutcome(check.name, check.table, check.severity, check.description,
