@@ -75,12 +75,16 @@ def one_nights_changes(replica: Path, store: Path, share: float,
                          [(first + i, c, stamp, stamp) for i, c in enumerate(codes)])
     now = dt.datetime.now(dt.UTC)
     with sqlite3.connect(store) as conn:
-        conn.executemany(
+        # one pass over the store (MaHoSo has no index there): a new version of each changed dossier
+        conn.execute("CREATE TEMP TABLE changed (code TEXT PRIMARY KEY)")
+        conn.executemany("INSERT INTO changed VALUES (?)", [(c,) for c in codes])
+        conn.execute(
             "INSERT INTO national_synced_dossiers (province, MaHoSo, MaTTHC, MaDonVi, TrangThaiHoSo, NgayTiepNhan, "
             "NgayHenTra, NgayCoKetQua, DongBoLuc, updated_at, sort_ts) SELECT province, MaHoSo, MaTTHC, MaDonVi, "
             "TrangThaiHoSo, NgayTiepNhan, NgayHenTra, NgayCoKetQua, DongBoLuc, ?, ? FROM national_synced_dossiers "
-            "WHERE MaHoSo = ? LIMIT 1",
-            [(now.isoformat(), now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), c) for c in codes])
+            "WHERE rowid IN (SELECT MIN(rowid) FROM national_synced_dossiers "
+            "WHERE MaHoSo IN (SELECT code FROM changed) GROUP BY MaHoSo)",
+            (now.isoformat(), now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
     return len(codes)
 
 

@@ -1,6 +1,7 @@
 """Benchmark: whole DAG runs through Airflow (dag.test) on the embedded layout (issue 7).
 
     .venv/bin/python bench/bench_runs.py province [--dossiers-per-year 1200000] [--workdir DIR] [--reuse]
+    .venv/bin/python bench/bench_runs.py nightly [--workdir DIR]          # (2) alone, after `province`
     .venv/bin/python bench/bench_runs.py national [--provinces 34] [--parallel 2]
         [--dossiers-per-year 1200000] [--workdir DIR]
 
@@ -148,15 +149,30 @@ def cmd_province(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox)
     print(f"(4) 12-month backfill: {total:.1f} s ({total / 60:.1f} min); mails received {inbox.messages}")
     print(f"(3) monthly run end to end: median {sorted(months)[len(months) // 2]:.1f} s, "
           f"min {min(months):.1f} s, max {max(months):.1f} s")
-    # stamped now: a DAG run's cut-off is when it starts, so the loads so far reach the present
-    changed = one_nights_changes(home.source_db, home.national_db, 1 / 365,
-                                 dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None))
-    seconds, tasks = dag_run(NIGHTLY, dt.datetime(2026, 1, 2))
-    print(f"(2) one nightly run after {changed:,} changed dossiers:")
-    print_run("night 2026-01-01", seconds, tasks)
+    one_night()
     server.__exit__(None, None, None)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
           f"warehouse {home.warehouse_db.stat().st_size / 2**20:.0f} MiB")
+
+
+def one_night() -> None:
+    """(2): one night's changes in the sources, then one tthc_nightly run."""
+    home = embedded.default_home()
+    # stamped now: a DAG run's cut-off is when it starts, so the loads so far reach the present
+    started = time.perf_counter()
+    changed = one_nights_changes(home.source_db, home.national_db, 1 / 365,
+                                 dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None))
+    print(f"(2) one night's changes: {changed:,} dossiers in {time.perf_counter() - started:.1f} s; "
+          "then one nightly run:", flush=True)
+    seconds, tasks = dag_run(NIGHTLY, dt.datetime(2026, 1, 2))
+    print_run("night 2026-01-01", seconds, tasks)
+
+
+def cmd_nightly(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox) -> None:
+    use_home(args.workdir)
+    server = serve_national(embedded.default_home(), smtp_port)
+    one_night()
+    server.__exit__(None, None, None)
 
 
 def cmd_one_month(args: argparse.Namespace) -> None:
@@ -214,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     province = sub.add_parser("province")
     national = sub.add_parser("national")
+    nightly = sub.add_parser("nightly", help="(2) alone, on the workdir's loaded installation")
+    nightly.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
     for p in (province, national):
         p.add_argument("--dossiers-per-year", type=int, default=1_200_000)
     province.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
@@ -238,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        print(f"machine: {os.cpu_count()} cores; {args.dossiers_per_year:,} dossiers per province-year", flush=True)
-        (cmd_province if args.command == "province" else cmd_national)(args, port, inbox)
+        scale = getattr(args, "dossiers_per_year", None)
+        per_year = f"; {scale:,} dossiers per province-year" if scale else ""
+        print(f"machine: {os.cpu_count()} cores{per_year}", flush=True)
+        commands = {"province": cmd_province, "national": cmd_national, "nightly": cmd_nightly}
+        commands[args.command](args, port, inbox)
     finally:
         controller.stop()
     return 0

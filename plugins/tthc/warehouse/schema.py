@@ -94,7 +94,8 @@ stg_dossier_events = Table(
     ts("occurred_at"),
     Column("unit_code", Text),
     ts("recorded_at"),
-    Index("ix_stg_dossier_events_dossier", "dossier_code", "event_type", "occurred_at"),
+    # event_id last: the duplicate-event check finds an earlier twin in the index alone
+    Index("ix_stg_dossier_events_key", "dossier_code", "event_type", "occurred_at", "event_id"),
 )
 
 stg_apologies = Table(
@@ -221,21 +222,37 @@ quality_excluded_dossiers = Table(
 SCHEMA_LOCK_ID = 0x7474686377  # any constant shared by every process that creates the schema
 
 
+# Indexes a later definition replaced: dropped from warehouses created before.
+RETIRED_INDEXES = ("ix_stg_dossier_events_dossier",)
+
+
+def _create_missing(conn) -> None:
+    """Missing tables, then indexes added to existing tables since they were created."""
+    metadata.create_all(conn)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+    for name in RETIRED_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
 def create_all(engine) -> None:
-    """Create missing tables. Parallel first runs (two extraction tasks at once) would race on
-    PostgreSQL's catalog, so one DDL pass runs at a time; on SQLite the loser of a race simply
-    finds the table there and tries again."""
+    """Create missing tables and indexes. Parallel first runs (two extraction tasks at once)
+    would race on PostgreSQL's catalog, so one DDL pass runs at a time; on SQLite the loser of
+    a race simply finds the table there and tries again."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_ID)))
-            metadata.create_all(conn)
+            _create_missing(conn)
         return
     try:
-        metadata.create_all(engine)
+        with engine.begin() as conn:
+            _create_missing(conn)
     except sa.exc.OperationalError as exc:
         if "already exists" not in str(exc):
             raise
-        metadata.create_all(engine)
+        with engine.begin() as conn:
+            _create_missing(conn)
 
 
 # --- extraction bookkeeping ----------------------------------------------------------------
