@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_runs.py province [--dossiers-per-year 1200000] [--workdir DIR] [--reuse]
     .venv/bin/python bench/bench_runs.py nightly [--workdir DIR]          # (2) alone, after `province`
+    .venv/bin/python bench/bench_runs.py month [--period 2025-12] [--workdir DIR]   # (3) alone, after it
     .venv/bin/python bench/bench_runs.py national [--provinces 34] [--parallel 2]
         [--dossiers-per-year 1200000] [--workdir DIR]
 
@@ -175,6 +176,18 @@ def cmd_nightly(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox) 
     server.__exit__(None, None, None)
 
 
+def cmd_month(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox) -> None:
+    """(3) alone: one monthly run on the loaded installation, its delivery record cleared first."""
+    home = use_home(args.workdir)
+    with sa.create_engine(f"sqlite:///{home.warehouse_db}").begin() as conn:
+        conn.execute(sa.delete(delivery_ledger).where(delivery_ledger.c.period == args.period))
+    server = serve_national(home, smtp_port)
+    seconds, tasks = dag_run(MONTHLY, Period(args.period).end, {"send": True})
+    server.__exit__(None, None, None)
+    print(f"(3) one monthly run end to end; mails received {inbox.messages}:")
+    print_run(args.period, seconds, tasks)
+
+
 def cmd_one_month(args: argparse.Namespace) -> None:
     """A copied province's monthly run, in its own process (called by `national`)."""
     home = use_home(args.workdir)
@@ -232,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     national = sub.add_parser("national")
     nightly = sub.add_parser("nightly", help="(2) alone, on the workdir's loaded installation")
     nightly.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
+    month = sub.add_parser("month", help="(3) alone, on the workdir's loaded installation")
+    month.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
+    month.add_argument("--period", default="2025-12")
     for p in (province, national):
         p.add_argument("--dossiers-per-year", type=int, default=1_200_000)
     province.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
@@ -259,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         scale = getattr(args, "dossiers_per_year", None)
         per_year = f"; {scale:,} dossiers per province-year" if scale else ""
         print(f"machine: {os.cpu_count()} cores{per_year}", flush=True)
-        commands = {"province": cmd_province, "national": cmd_national, "nightly": cmd_nightly}
+        commands = {"province": cmd_province, "national": cmd_national, "nightly": cmd_nightly,
+                    "month": cmd_month}
         commands[args.command](args, port, inbox)
     finally:
         controller.stop()
