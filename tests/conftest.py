@@ -27,9 +27,6 @@ os.environ.update({
 })
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers (national_server, builders)
 
-PG_DSN = "postgresql+psycopg2://postgres@127.0.0.1:5432/"
-
-
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated Airflow metadata database for real DAG runs (once per session)."""
@@ -41,23 +38,14 @@ def airflow_db() -> Path:
 @pytest.fixture
 def pg_database():
     """A fresh, uniquely named PostgreSQL database on 127.0.0.1:5432; dropped afterwards."""
-    import uuid
+    from airflow_stack import postgres_database
+    from tthc.warehouse.db import engine_for_url
 
-    import sqlalchemy as sa
-
-    name = f"tthc_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_DSN + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_DSN + name
-    finally:
-        from tthc.warehouse.db import engine_for_url
-
-        engine_for_url(PG_DSN + name).dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database("tthc_test") as url:
+        try:
+            yield url
+        finally:
+            engine_for_url(url).dispose()  # the pipeline's cached engine lets go before the drop
 
 
 class _Inbox:

@@ -11,47 +11,48 @@ import io
 
 import pytest
 import sqlalchemy as sa
+from national_server import running_national_mock
 from tthc.airflow_runner import run_dag
 from tthc.embedded import DEMO_TOKEN
 from tthc.periods import Period
-from tthc.sim.national_mock import BackgroundServer, create_app
 from tthc.warehouse import schema as wh
 
 PERIOD = Period("2025-09")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def province(tmp_path_factory):
-    """A small generated province: August and September 2025."""
+def generate_small_province(root):
+    """A small generated province in `root`, August and September 2025: (replica, national store)."""
     from tthc.sim.generator import generate
 
-    root = tmp_path_factory.mktemp("province")
     source, national = root / "tthc_source.db", root / "national.db"
     generate(f"sqlite:///{source}", f"sqlite:///{national}", PERIOD.previous().first_day, PERIOD.next().first_day,
              seed=7, dossiers_per_year=24_000)
     return source, national
 
 
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    return generate_small_province(tmp_path_factory.mktemp("province"))
+
+
 @pytest.fixture
 def pipeline_env(province, airflow_db, tmp_path, monkeypatch):
     """Connections and the output Variable as outputs.md names them, for one test."""
     source, national = province
-    server = BackgroundServer(create_app(f"sqlite:///{national}", DEMO_TOKEN))
-    base_url = server.start()
-    port = base_url.rsplit(":", 1)[1]
-    out = tmp_path / "output"
-    monkeypatch.setenv("AIRFLOW_CONN_TTHC_SOURCE", f"sqlite:///{source}")
-    monkeypatch.setenv("AIRFLOW_CONN_NATIONAL_PORTAL", f"http://:{DEMO_TOKEN}@127.0.0.1:{port}")
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", "smtp://127.0.0.1:9")  # nothing listens: sends fail soft
-    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", str(out))
+    with running_national_mock(f"sqlite:///{national}", DEMO_TOKEN) as base_url:
+        port = base_url.rsplit(":", 1)[1]
+        out = tmp_path / "output"
+        monkeypatch.setenv("AIRFLOW_CONN_TTHC_SOURCE", f"sqlite:///{source}")
+        monkeypatch.setenv("AIRFLOW_CONN_NATIONAL_PORTAL", f"http://:{DEMO_TOKEN}@127.0.0.1:{port}")
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", "smtp://127.0.0.1:9")  # nothing listens: sends fail soft
+        monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", str(out))
 
-    def use_warehouse(url: str) -> sa.Engine:
-        monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", url)
-        return sa.create_engine(url)
+        def use_warehouse(url: str) -> sa.Engine:
+            monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", url)
+            return sa.create_engine(url)
 
-    yield use_warehouse, out
-    server.stop()
+        yield use_warehouse, out
 
 
 def _run_month() -> None:

@@ -25,7 +25,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 from airflow_stack import AirflowStack, postgres_database, redis_broker
-from test_e2e_dag_runs import _duplicate_keys, _table_counts
+from national_server import running_national_mock
+from test_e2e_dag_runs import _duplicate_keys, _table_counts, generate_small_province
 from tthc.embedded import DEMO_TOKEN
 from tthc.periods import Period
 
@@ -40,19 +41,9 @@ OFFICE = "vanphong@ubnd.hue.example.vn"  # config/recipients.yaml office_to
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
     """A small generated province, August and September 2025, served by the national mock."""
-    from tthc.sim.generator import generate
-    from tthc.sim.national_mock import BackgroundServer, create_app
-
-    root = tmp_path_factory.mktemp("province")
-    source, national = root / "tthc_source.db", root / "national.db"
-    generate(f"sqlite:///{source}", f"sqlite:///{national}", MONTH.previous().first_day, MONTH.next().first_day,
-             seed=7, dossiers_per_year=24_000)
-    server = BackgroundServer(create_app(f"sqlite:///{national}", DEMO_TOKEN))
-    base_url = server.start()
-    try:
+    source, national = generate_small_province(tmp_path_factory.mktemp("province"))
+    with running_national_mock(f"sqlite:///{national}", DEMO_TOKEN) as base_url:
         yield source, base_url.rsplit(":", 1)[1]
-    finally:
-        server.stop()
 
 
 def _connections(province, warehouse_url: str, smtp_port: int, output: Path) -> dict[str, str]:
