@@ -17,6 +17,7 @@ from tthc.connections import SmtpEndpoint
 from tthc.extract.national import NationalClient, feeds, load_feed
 from tthc.extract.provincial import extract_all
 from tthc.periods import to_local_naive
+from tthc.quality import pending
 from tthc.quality.checks import load_checks
 from tthc.quality.gate import month_status, run_gate
 from tthc.sim.generator import UNKNOWN_PROCEDURE, UNKNOWN_UNIT, generate
@@ -74,18 +75,18 @@ def warehouse_url(request, tmp_path) -> str:
     return request.getfixturevalue("pg_database")
 
 
-def night(replica, store, warehouse_url: str):
+def night(replica, store, warehouse_url: str, period: str = PERIOD, run_start: dt.datetime = RUN_START):
     """Extraction of both sources, then the gate, as the nightly DAG chains them."""
     warehouse = engine_for_url(warehouse_url)
-    run_key = f"{DAG}/{PERIOD}"
-    extract_all(engine_for_url(f"sqlite:///{replica}"), warehouse, run_key, dt.datetime(2025, 3, 11),
+    run_key = f"{DAG}/{period}"
+    extract_all(engine_for_url(f"sqlite:///{replica}"), warehouse, run_key, run_start.replace(hour=0),
                 dt.timedelta(minutes=60))
     with running_national_mock(f"sqlite:///{store}", TOKEN) as base_url:
         client = NationalClient(base_url, TOKEN, backoff_seconds=0.02)
         started = to_local_naive(dt.datetime.now(dt.UTC))
         for feed in feeds("H57"):
             load_feed(client, warehouse, feed, run_key, started, dt.timedelta(minutes=10))
-    return warehouse, run_gate(warehouse, warehouse_url, DAG, PERIOD, RUN_START)
+    return warehouse, run_gate(warehouse, warehouse_url, DAG, period, run_start)
 
 
 def replica_keys(replica, where: str) -> set[str]:
@@ -187,13 +188,99 @@ def test_engineers_get_one_alert_per_check_and_period_without_personal_data(prov
     assert [o.name for o in rerun.failed] == [o.name for o in result.failed]
     assert alert_quality(warehouse, rerun, smtp) == [] and len(inbox.messages) == 1
 
-    # A new failure in the same period is alerted on its own: a unit with a tier off the list.
+    # A new failure in the same period is alerted on its own: a unit with a tier off the list
+    # (staged and noted for the gate as a load does).
     with warehouse.begin() as conn:
-        conn.execute(sa.insert(wh.stg_units).values(unit_code="000.00.00.H57", name="Tỉnh", tier="province",
-                                                    valid_from=dt.date(2020, 1, 1)))
+        unit = {"unit_code": "000.00.00.H57", "name": "Tỉnh", "tier": "province", "valid_from": dt.date(2020, 1, 1)}
+        conn.execute(sa.insert(wh.stg_units).values(**unit))
+        pending.note_rows(conn, wh.stg_units, [unit])
     critical = run_gate(warehouse, warehouse_url, DAG, PERIOD, RUN_START)
     assert critical.status == "critical"
     assert alert_quality(warehouse, critical, smtp) == ["unit_invalid"] and len(inbox.messages) == 2
     assert "CRITICAL" in inbox.messages[1]["Subject"]
     assert "000.00.00.H57" in inbox.messages[1].get_body(preferencelist=("plain",)).get_content()
     assert month_status(warehouse, "2025-03") == ("critical", ["unit_invalid"])
+
+
+def test_a_gate_judges_the_loaded_rows_and_finds_what_judging_every_row_finds(province, warehouse_url):
+    """The second night judges only what its loads noted and the rows failing at the first, yet
+    finds exactly what a gate judging every row finds: rows that start failing through another
+    row (an earlier twin event), rows that stop failing through another row (their dossier
+    arrives) or through the clock, a row corrected and a row broken in the source."""
+    replica, store, _ = province
+    late_code, twin_id = "HS-ARRIVES-LATE", None
+    with sqlite3.connect(replica) as conn:
+        event_columns = [r[1] for r in conn.execute("PRAGMA table_info(dossier_events)")]
+        first = dict(zip(event_columns, conn.execute("SELECT * FROM dossier_events ORDER BY event_id LIMIT 1"
+                                                     ).fetchone(), strict=True))
+        new_id = conn.execute("SELECT MAX(event_id) + 1 FROM dossier_events").fetchone()[0]
+        orphan = first | {"event_id": new_id, "dossier_code": late_code, "recorded_at": "2025-03-10 20:00:00"}
+        conn.execute(f"INSERT INTO dossier_events VALUES ({','.join('?' * len(orphan))})", list(orphan.values()))
+        # a dossier stamped during the first night: in the future for that night's gate only
+        clock = conn.execute("SELECT dossier_code FROM dossiers WHERE updated_at < '2025-03-10' AND "
+                             "received_at >= submitted_at AND due_at >= received_at ORDER BY dossier_code LIMIT 1"
+                             ).fetchone()[0]
+        conn.execute("UPDATE dossiers SET updated_at = '2025-03-11 18:00:00' WHERE dossier_code = ?", (clock,))
+    warehouse, first_night = night(replica, store, warehouse_url)
+    assert set(first_night.judged.values()) == {None}  # a first load: every row
+    failing_first = {o.name: o for o in first_night.outcomes}
+    assert failing_first["event_unknown_dossier_or_type"].unexpected_count >= 1
+    assert not failing_first["dossier_future_time"].success
+
+    with sqlite3.connect(replica) as conn:
+        dossier_columns = [r[1] for r in conn.execute("PRAGMA table_info(dossiers)")]
+        good = conn.execute("SELECT dossier_code FROM dossiers WHERE updated_at < '2025-03-10' AND "
+                            "received_at >= submitted_at AND due_at >= received_at AND dossier_code != ? "
+                            "ORDER BY dossier_code LIMIT 2", (clock,)).fetchall()
+        template = dict(zip(dossier_columns, conn.execute("SELECT * FROM dossiers WHERE dossier_code = ?",
+                                                          good[0]).fetchone(), strict=True))
+        arriving = template | {"dossier_code": late_code, "updated_at": "2025-03-11 12:00:00"}
+        conn.execute(f"INSERT INTO dossiers VALUES ({','.join('?' * len(arriving))})", list(arriving.values()))
+        fixed = conn.execute("SELECT dossier_code FROM dossiers WHERE received_at < submitted_at "
+                             "ORDER BY dossier_code LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE dossiers SET received_at = submitted_at, updated_at = '2025-03-11 12:00:00' "
+                     "WHERE dossier_code = ?", (fixed,))
+        broken = good[1][0]
+        conn.execute("UPDATE dossiers SET due_at = datetime(received_at, '-1 day'), "
+                     "updated_at = '2025-03-11 12:00:00' WHERE dossier_code = ?", (broken,))
+        # appended with a smaller id than an existing event of the same dossier, type and time:
+        # the existing one becomes the repeat, though no load touched it
+        twin_of = dict(zip(event_columns, conn.execute(
+            "SELECT * FROM dossier_events e WHERE recorded_at < '2025-03-10' AND NOT EXISTS (SELECT 1 FROM "
+            "dossier_events o WHERE o.dossier_code = e.dossier_code AND o.event_type = e.event_type "
+            "AND o.occurred_at = e.occurred_at AND o.event_id != e.event_id) ORDER BY event_id DESC LIMIT 1"
+        ).fetchone(), strict=True))
+        twin_id = twin_of["event_id"]
+        earlier = twin_of | {"event_id": -1, "recorded_at": "2025-03-11 12:00:00"}
+        conn.execute(f"INSERT INTO dossier_events VALUES ({','.join('?' * len(earlier))})", list(earlier.values()))
+
+    second_start = dt.datetime(2025, 3, 12, 1, 0)
+    warehouse, second = night(replica, store, warehouse_url, "2025-03-11", second_start)
+    with warehouse.connect() as conn:
+        sizes = {t: conn.execute(sa.select(sa.func.count()).select_from(wh.metadata.tables[t])).scalar_one()
+                 for t in second.judged}
+        failing = set(conn.execute(sa.select(wh.quality_failing.c.check_name, wh.quality_failing.c.item_key)).all())
+        excluded = set(conn.execute(sa.select(wh.quality_excluded_dossiers)).all())
+    assert all(n is not None and n < sizes[t] / 4 for t, n in second.judged.items()), (second.judged, sizes)
+    assert second.judged["stg_dossiers"] >= 3 and second.judged["stg_dossier_events"] >= 1
+
+    outcomes = {o.name: o for o in second.outcomes}
+    assert ("event_duplicate", str(twin_id)) in failing
+    assert ("event_duplicate", "-1") not in failing
+    assert not any(check == "event_unknown_dossier_or_type" and key == str(new_id) for check, key in failing)
+    assert ("dossier_received_before_submitted", fixed) not in failing
+    assert ("dossier_due_before_received", broken) in failing and (broken, "dossier_due_before_received") in excluded
+    assert ("dossier_future_time", clock) not in failing
+
+    # The same warehouse judged whole (as after a catalogue change) finds exactly the same.
+    with warehouse.begin() as conn:
+        conn.execute(sa.delete(wh.quality_gate_state))
+    whole = run_gate(warehouse, warehouse_url, DAG, "2025-03-11", second_start)
+    assert set(whole.judged.values()) == {None}
+    with warehouse.connect() as conn:
+        assert set(conn.execute(sa.select(wh.quality_failing.c.check_name, wh.quality_failing.c.item_key)).all()
+                   ) == failing
+        assert set(conn.execute(sa.select(wh.quality_excluded_dossiers)).all()) == excluded
+    for o in whole.outcomes:
+        assert (o.success, o.unexpected_count, o.sample_ids) == \
+            (outcomes[o.name].success, outcomes[o.name].unexpected_count, outcomes[o.name].sample_ids), o.name

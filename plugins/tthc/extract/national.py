@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc.extract.timeparse import parse_bool, parse_date, parse_int, parse_text, parse_time
+from tthc.quality import pending
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert
 
@@ -291,6 +292,10 @@ def _stage(warehouse: Engine, feed: Feed, rows: list[dict], stream: str, run_key
             conn.execute(stmt, chunk)
         if feed.name == "ministry_decisions":
             _stage_decision_procedures(conn, rows)
+        if since is None:
+            pending.note_whole_table(conn, table)
+        else:
+            pending.note_rows(conn, table, rows)
         load_id = f"{run_key}/{stream}"
         conn.execute(sa.delete(wh.etl_loads).where(wh.etl_loads.c.load_id == load_id))
         conn.execute(sa.insert(wh.etl_loads).values(

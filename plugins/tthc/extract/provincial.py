@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from tthc.extract.timeparse import parse_date, parse_time
+from tthc.quality import pending
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert, insert_rows
 
@@ -114,6 +115,10 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
         upsert = upsert.on_conflict_do_update(
             index_elements=keys, set_={c: upsert.excluded[c] for c in columns if c not in keys})
         conn.execute(upsert)
+        if lower is None:
+            pending.note_whole_table(conn, staged)
+        else:
+            pending.note_rows_from(conn, staged, raw, raw.c.load_id == load_id)
         now = dt.datetime.now()
         conn.execute(sa.delete(wh.etl_loads).where(wh.etl_loads.c.load_id == load_id))
         conn.execute(sa.insert(wh.etl_loads).values(

@@ -2,10 +2,13 @@
 
 Every check of include/sql/quality/checks.yaml becomes an expectation with its severity,
 validated in SQL inside the warehouse (a fresh in-memory GX context per call: file
-contexts race under parallel tasks). The failing rows' keys go to `quality_quarantine`
-with the check that caught them; the dossiers of population-removing checks are written
-to `quality_excluded_dossiers`, which the indicators read. A night-over-night row-count
-check watches the loads. The outcome is stored per (DAG, period) in `quality_runs`.
+contexts race under parallel tasks). A gate judges the rows the loads noted since the last
+gate, and the rows failing then (`quality_pending`, `quality_failing`; a first load or a
+changed catalogue: every row), so its cost follows the night's changes, not the history.
+The failing rows' keys go to `quality_quarantine` with the check that caught them; the
+dossiers of population-removing checks are written to `quality_excluded_dossiers`, which
+the indicators read. A night-over-night row-count check watches the loads. The outcome is
+stored per (DAG, period) in `quality_runs`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import io
 import json
 import logging
 import os
+import uuid
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -24,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from tthc import config
 from tthc.extract.national import ITEM_UNREADABLE, TIME_UNREADABLE
-from tthc.quality.checks import SEVERITY_ORDER, Check, load_checks
+from tthc.quality.checks import SEVERITY_ORDER, Check, fingerprint, load_checks
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert
 
@@ -52,6 +56,9 @@ class GateResult:
     status: str  # ok | info | warning | critical
     outcomes: list[CheckOutcome]
     excluded_dossiers: int
+    # staged table -> rows the loads noted since the last gate, judged with the failing ones;
+    # None: the whole table was judged (a first load, or a changed catalogue)
+    judged: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[CheckOutcome]:
@@ -61,7 +68,42 @@ class GateResult:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
 
 
-def _gx_outcomes(warehouse_url: str, checks: tuple[Check, ...], run_start: dt.datetime) -> dict[str, bool]:
+@dataclass(frozen=True)
+class Scope:
+    """What one gate judges: its claim on the loads' notes, and the tables judged whole."""
+    claim: str
+    whole_tables: frozenset[str]
+    noted: dict[str, int]
+
+    def of(self, check: Check) -> str | None:
+        return None if check.table in self.whole_tables else check.scope_sql(self.claim)
+
+    def judged(self, checks: tuple[Check, ...]) -> dict[str, int | None]:
+        tables = sorted({c.table for c in checks})
+        return {t: None if t in self.whole_tables else self.noted.get(t, 0) for t in tables}
+
+
+def claim_scope(warehouse: Engine, checks: tuple[Check, ...]) -> Scope:
+    """Claim the notes committed so far; a later load's notes wait for the next gate."""
+    claim = uuid.uuid4().hex
+    p, state = wh.quality_pending, wh.quality_gate_state
+    with warehouse.begin() as conn:
+        # Every note, including a failed earlier gate's claim: its rows were never judged.
+        conn.execute(sa.update(p).values(claimed_by=claim))
+        judged_by = conn.execute(sa.select(state.c.catalogue_sha)).scalar_one_or_none()
+        stmt = dialect_insert(conn, state).values(id=1, catalogue_sha=judged_by, claimed_by=claim)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"claimed_by": claim}))
+        noted = dict(conn.execute(sa.select(p.c.table_name, sa.func.count()).where(p.c.claimed_by == claim)
+                                  .group_by(p.c.table_name)).all())
+        whole = set(conn.execute(sa.select(p.c.table_name).where(p.c.claimed_by == claim, p.c.item_key.is_(None))
+                                 ).scalars())
+    if judged_by != fingerprint(checks):  # never judged, or judged by another catalogue
+        whole = {c.table for c in checks}
+    return Scope(claim, frozenset(whole), noted)
+
+
+def _gx_outcomes(warehouse_url: str, checks: tuple[Check, ...], run_start: dt.datetime,
+                 scope: Scope) -> dict[str, bool]:
     """Run the suite with Great Expectations; returns check name -> success."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)  # before import: its import is chatty
@@ -80,7 +122,7 @@ def _gx_outcomes(warehouse_url: str, checks: tuple[Check, ...], run_start: dt.da
         suite = context.suites.add(gx.ExpectationSuite(name=f"{table}_suite"))
         for check in (c for c in checks if c.table == table):
             suite.add_expectation(gx.expectations.UnexpectedRowsExpectation(
-                unexpected_rows_query=check.gx_query(run_start),
+                unexpected_rows_query=check.gx_query(run_start, scope.of(check)),
                 description=check.description, severity=check.severity, meta={"check": check.name}))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite))
@@ -115,8 +157,25 @@ def _gx_error(info: dict) -> str | None:
     return None
 
 
-def _failing_keys(conn, check: Check, run_start: dt.datetime) -> list[str]:
-    return [str(k) for k in conn.execute(sa.text(check.failing_keys_sql(run_start))).scalars()]
+def _failing_keys(conn, check: Check, run_start: dt.datetime, scope: str | None) -> list[str]:
+    return [str(k) for k in conn.execute(sa.text(check.failing_keys_sql(run_start, scope))).scalars()]
+
+
+def _release_claim(conn, checks: tuple[Check, ...], scope: Scope, failing: dict[str, list[str]],
+                   now: dt.datetime) -> None:
+    """Record what this gate judged, if no later gate claimed the notes meanwhile."""
+    state = wh.quality_gate_state
+    taken = conn.execute(sa.update(state).where(state.c.claimed_by == scope.claim)
+                         .values(catalogue_sha=fingerprint(checks), validated_at=now)).rowcount
+    if taken != 1:
+        raise RuntimeError("another quality gate started while this one ran and judges its rows too; "
+                           "this one gives way (Airflow retries it)")
+    f = wh.quality_failing
+    conn.execute(sa.delete(f))
+    rows = [{"check_name": name, "item_key": k} for name, keys in failing.items() for k in keys]
+    for i in range(0, len(rows), 5000):
+        conn.execute(sa.insert(f), rows[i : i + 5000])
+    conn.execute(sa.delete(wh.quality_pending).where(wh.quality_pending.c.claimed_by == scope.claim))
 
 
 # Checks the national extraction makes while reading a feed (a key or a time no format
@@ -165,41 +224,48 @@ def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
     """Validate the staged tables, quarantine failing rows, refresh the population exclusions."""
     wh.create_all(warehouse)
     checks = load_checks()
-    gx_success = _gx_outcomes(warehouse_url, checks, run_started_at)
+    scope = claim_scope(warehouse, checks)
+    gx_success = _gx_outcomes(warehouse_url, checks, run_started_at, scope)
     run_key = f"{dag_id}/{period}"
     outcomes: list[CheckOutcome] = []
     now = dt.datetime.now()
     with warehouse.begin() as conn:
         excluded: set[str] = set()
         exclusion_rows = []
+        failing: dict[str, list[str]] = {}
         for check in checks:
-            # The keys of a check Great Expectations passed are none: its query is not run again
-            # (on a province-year of events that is seconds per check).
-            keys = [] if gx_success[check.name] else _failing_keys(conn, check, run_started_at)
+            # The keys of a check Great Expectations passed are none: its query is not run again.
+            # The scope holds every row failing at the last gate, so these keys are all the
+            # table's failing rows, not only the night's.
+            keys = [] if gx_success[check.name] else _failing_keys(conn, check, run_started_at, scope.of(check))
             if not gx_success[check.name] and not keys:
                 raise RuntimeError(f"quality check {check.name}: Great Expectations and the quarantine query "
                                    "disagree; the check's SQL is not deterministic")
+            failing[check.name] = keys
             outcomes.append(CheckOutcome(check.name, check.table, check.severity, check.description,
                                          not keys, len(keys), sorted(keys)[:SAMPLE_SIZE]))
             _quarantine(conn, check, keys, now)
             if check.excludes_dossier:
                 exclusion_rows += [{"dossier_code": k, "check_name": check.name} for k in keys]
                 excluded.update(keys)
+        _release_claim(conn, checks, scope, failing, now)
         conn.execute(sa.delete(wh.quality_excluded_dossiers))
         for i in range(0, len(exclusion_rows), 5000):
             conn.execute(sa.insert(wh.quality_excluded_dossiers), exclusion_rows[i : i + 5000])
         outcomes += _extraction_outcomes(conn, run_key)
         outcomes.append(_row_count_outcome(conn, run_key, dag_id))
         status = max((o.severity for o in outcomes if not o.success), key=SEVERITY_ORDER.get, default="ok")
-        result = GateResult(run_key, dag_id, period, run_started_at.isoformat(), status, outcomes, len(excluded))
+        result = GateResult(run_key, dag_id, period, run_started_at.isoformat(), status, outcomes, len(excluded),
+                            scope.judged(checks))
         conn.execute(sa.delete(wh.quality_runs).where(wh.quality_runs.c.run_key == run_key))
         conn.execute(sa.delete(wh.quality_reports).where(wh.quality_reports.c.run_key == run_key))
         conn.execute(sa.insert(wh.quality_reports).values(run_key=run_key, html=report_html(result)))
         conn.execute(sa.insert(wh.quality_runs).values(
             run_key=run_key, period=period, dag_id=dag_id, run_started_at=run_started_at, status=status,
             report_json=result.to_json()))
-    log.info("quality gate %s: %s; %d checks failed; %d dossiers out of the populations", run_key, status,
-             len(result.failed), len(excluded))
+    log.info("quality gate %s: %s; %d checks failed; %d dossiers out of the populations; judged (rows noted "
+             "since the last gate, None: whole table) %s", run_key, status, len(result.failed), len(excluded),
+             result.judged)
     return result
 
 

@@ -218,6 +218,39 @@ quality_excluded_dossiers = Table(
     PrimaryKeyConstraint("dossier_code", "check_name"),
 )
 
+# What the next gate must judge: every extraction notes the keys of the rows it staged (a
+# NULL key: the whole table, after a first load). A gate claims the notes committed when it
+# starts, validates those rows and the rows failing at the last gate, then deletes its claim;
+# a load committed meanwhile stays unclaimed for the next gate.
+quality_pending = Table(
+    "quality_pending", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("table_name", Text, nullable=False),
+    Column("item_key", Text),
+    Column("claimed_by", Text),
+    Index("ix_quality_pending_claim", "claimed_by", "table_name"),
+)
+
+# The rows failing each check as of the last gate, rechecked by every gate: a row stops
+# failing when the row it refers to arrives, or the clock passes its time.
+quality_failing = Table(
+    "quality_failing", metadata,
+    Column("check_name", Text, nullable=False),
+    Column("item_key", Text, nullable=False),
+    PrimaryKeyConstraint("check_name", "item_key"),
+)
+
+# One row: the catalogue the failing rows were judged by (another one — a check added or
+# changed — validates every row again) and the gate that holds the claim (a gate finding a
+# later claim at its end gives way to that later, more complete gate).
+quality_gate_state = Table(
+    "quality_gate_state", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("catalogue_sha", Text),
+    Column("claimed_by", Text),
+    ts("validated_at"),
+)
+
 
 SCHEMA_LOCK_ID = 0x7474686377  # any constant shared by every process that creates the schema
 
