@@ -263,6 +263,10 @@ def test_a_gate_judges_the_loaded_rows_and_finds_what_judging_every_row_finds(pr
         excluded = set(conn.execute(sa.select(wh.quality_excluded_dossiers)).all())
     assert all(n is not None and n < sizes[t] / 4 for t, n in second.judged.items()), (second.judged, sizes)
     assert second.judged["stg_dossiers"] >= 3 and second.judged["stg_dossier_events"] >= 1
+    with warehouse.connect() as conn:
+        html = conn.execute(sa.select(wh.quality_reports.c.html)
+                            .where(wh.quality_reports.c.run_key == f"{DAG}/2025-03-11")).scalar_one()
+    assert f"stg_dossiers\n{second.judged['stg_dossiers']} row(s) loaded since the last gate" in html
 
     outcomes = {o.name: o for o in second.outcomes}
     assert ("event_duplicate", str(twin_id)) in failing
