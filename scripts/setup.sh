@@ -31,4 +31,9 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "uv==0.13.8"
 .venv/bin/uv pip install -q --python .venv/bin/python --require-hashes -r requirements.lock
 .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
+# Bytecode now, once: with PYTHONDONTWRITEBYTECODE set (as on these machines) every process —
+# each Airflow task among them — would otherwise compile what it imports again (Great
+# Expectations alone: 8.7 s to import instead of 3.4 s). Unchanged files are skipped.
+.venv/bin/python -m compileall -q -j 0 .venv/lib/python3.11/site-packages plugins >/dev/null \
+  || echo "setup: some files did not compile to bytecode; they compile when imported"
 echo "setup: ready ($(.venv/bin/python --version), $(.venv/bin/airflow version 2>/dev/null | tail -n1) Airflow)"
