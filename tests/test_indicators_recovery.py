@@ -221,3 +221,32 @@ def test_unit_totals_spread_like_a_real_province(province):
                                                                        s.total.is_not(None)))]
     assert len(totals) >= 40
     assert min(totals) < 70 < 85 < max(totals)
+
+
+def period_rows(engine: sa.Engine, period: str) -> tuple[set, set]:
+    r, v = ind_results.c, ind_violations.c
+    with engine.connect() as conn:
+        results = set(conn.execute(sa.select(r.unit_code, r.indicator_code, r.numerator, r.denominator, r.points)
+                                   .where(r.period == period)).all())
+        violations = set(conn.execute(sa.select(v.unit_code, v.indicator_code, v.item_id, v.detail)
+                                      .where(v.period == period)).all())
+    return results, violations
+
+
+def test_the_period_scope_changes_no_number(province, monkeypatch, tmp_path):
+    """run/period_scope.sql narrows a run to the dossiers the period can touch; the numbers and
+    violations must be those of the same run over every staged dossier — for the month with
+    history before it, and for the month with the other one after it."""
+    from tthc.indicators import tables
+
+    every_dossier = tmp_path / "every_dossier.sql"
+    every_dossier.write_text("SELECT d.dossier_code FROM stg_dossiers d\n", encoding="utf-8")
+    for period in (M.previous().code, M.code):
+        compute_period(province.engine, period, RUN_STARTED)
+        scoped = period_rows(province.engine, period)
+        with monkeypatch.context() as patch:
+            patch.setattr(tables, "PERIOD_SCOPE_SQL", every_dossier)
+            compute_period(province.engine, period, RUN_STARTED)
+        assert period_rows(province.engine, period) == scoped, period
+        assert len(scoped[0]) > 1000 and len(scoped[1]) > 1000
+        compute_period(province.engine, period, RUN_STARTED)  # the fixture's rows back for the other tests

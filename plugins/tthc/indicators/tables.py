@@ -106,11 +106,19 @@ VIEWS_KEY = "views_sha256"
 
 # Lookups the indicator SQL makes on staged tables by a column that is not their key and
 # that the staged schema does not index (it indexes events, payments and apologies by
-# dossier): feedback naming another feedback or a dossier, dossiers by receipt time.
+# dossier): feedback naming another feedback or a dossier, dossiers by receipt time; and
+# the period's scope (run/period_scope.sql), one range per condition, each index holding
+# the dossier code so that the scope never reads the tables' rows.
+_d, _e, _p = staged.stg_dossiers.c, staged.stg_dossier_events.c, staged.stg_payments.c
 STAGED_INDEXES = [
     Index("ix_ind_feedback_repeat_of", staged.stg_feedback.c.repeat_of),
     Index("ix_ind_feedback_dossier", staged.stg_feedback.c.dossier_code),
-    Index("ix_ind_dossiers_received_at", staged.stg_dossiers.c.received_at),
+    Index("ix_ind_dossiers_received_at", _d.received_at),
+    Index("ix_ind_scope_completed", _d.completed_at, _d.received_at, _d.dossier_code),
+    Index("ix_ind_scope_returned", _d.returned_at, _d.dossier_code),
+    Index("ix_ind_scope_submitted", _d.submitted_at, _d.dossier_code),
+    Index("ix_ind_scope_paid", _p.paid_at, _p.dossier_code),
+    Index("ix_ind_scope_event_time", _e.event_type, _e.occurred_at, _e.dossier_code),
 ]
 
 

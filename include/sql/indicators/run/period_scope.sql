@@ -9,17 +9,24 @@
 --   a supplement request in M (D2_3; kept whatever the dossier's own dates say).
 -- A dossier in scope brings all its events, so per-dossier facts (end_at, supplement
 -- requests, first answer) are whole.
-SELECT d.dossier_code
-FROM stg_dossiers d
-WHERE (d.received_at < :period_end AND (d.completed_at IS NULL OR d.completed_at >= :period_start))
-   OR (d.returned_at >= :period_start AND d.returned_at < :period_end)
-   OR (d.submitted_at >= :period_start AND d.submitted_at < :period_end)
+-- One SELECT per condition, each a range of one of the ix_ind_scope_* indexes
+-- (plugins/tthc/indicators/tables.py), so that the scope reads the month's entries and not
+-- the whole history.
+SELECT d.dossier_code FROM stg_dossiers d
+WHERE d.completed_at >= :period_start AND d.received_at < :period_end
 UNION
-SELECT pay.dossier_code
-FROM stg_payments pay
+SELECT d.dossier_code FROM stg_dossiers d
+WHERE d.completed_at IS NULL AND d.received_at < :period_end
+UNION
+SELECT d.dossier_code FROM stg_dossiers d
+WHERE d.returned_at >= :period_start AND d.returned_at < :period_end
+UNION
+SELECT d.dossier_code FROM stg_dossiers d
+WHERE d.submitted_at >= :period_start AND d.submitted_at < :period_end
+UNION
+SELECT pay.dossier_code FROM stg_payments pay
 WHERE pay.paid_at >= :period_start AND pay.paid_at < :period_end
 UNION
-SELECT e.dossier_code
-FROM stg_dossier_events e
+SELECT e.dossier_code FROM stg_dossier_events e
 WHERE e.event_type = 'supplement_requested'
   AND e.occurred_at >= :period_start AND e.occurred_at < :period_end
