@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import logging
 import os
 import zipfile
 from collections import defaultdict
@@ -45,6 +46,9 @@ ITEM_TYPE_TITLES = {
     "feedback": "phản ánh, kiến nghị",
     "unit": "đơn vị",
 }
+# WeasyPrint reports every layout step of every page at INFO: twenty lines a scorecard in
+# the task logs, where the engineers look for what went wrong.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 ROMAN = ("", "I", "II", "III", "IV", "V", "VI", "VII", "VIII")
 SHOWN_DECIMALS = 2  # points on the documents
 SHOWN_INDICATORS = 8  # "Vì sao điểm thay đổi": the indicators that moved the total most, then the rest in one line
