@@ -309,7 +309,7 @@ def render_scorecards(engine: Engine, period: str, staging: Path, built_at: dt.d
     jobs = [(ctx, staging / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            return list(pool.map(_render_one, jobs, chunksize=2))
+            return list(pool.map(_render_one, jobs))  # one document at a time: the two processes end together
     return [_render_one(job) for job in jobs]
 
 
