@@ -16,5 +16,7 @@ def test_an_existing_warehouse_gets_new_indexes_and_loses_retired_ones(tmp_path)
     wh.create_all(engine)
     wh.create_all(engine)  # and again: nothing left to do
     indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("stg_dossier_events")}
-    assert indexes == {"ix_stg_dossier_events_key": ["dossier_code", "event_type", "occurred_at", "event_id"]}
+    # (the indicator engine's own indexes on the table join these once it is imported)
+    assert indexes["ix_stg_dossier_events_key"] == ["dossier_code", "event_type", "occurred_at", "event_id"]
+    assert "ix_stg_dossier_events_dossier" not in indexes
     assert "stg_dossiers" in sa.inspect(engine).get_table_names()

@@ -1,14 +1,13 @@
 -- ONLINE_PAYMENT_PROCEDURES (Group 4, ratio B; duty 4.1): fee procedures paid online.
 -- Population: distinct procedures of the unit's fee dossiers (received dossiers with
 -- received_at in M of has_fee procedures); at H57 each procedure once province-wide.
--- Success: at least one of those fee dossiers has an online payment (group 4's definition).
+-- Success: at least one of those fee dossiers has an online payment (group 4's definition,
+-- ind_v_paid_online).
 WITH fee_dossiers AS (
     SELECT
         d.unit_code,
         d.procedure_code,
-        CASE WHEN d.dossier_code IN (SELECT pay.dossier_code FROM stg_payments pay
-                                     WHERE pay.status = 'success' AND pay.method = 'online')
-             THEN 1 ELSE 0 END AS paid_online
+        CASE WHEN d.dossier_code IN (SELECT p.dossier_code FROM ind_v_paid_online p) THEN 1 ELSE 0 END AS paid_online
     FROM ind_v_received d
     WHERE d.received_at >= :period_start AND d.received_at < :period_end
       AND d.has_fee = TRUE

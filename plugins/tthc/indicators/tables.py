@@ -188,6 +188,7 @@ PERIOD_SCOPE_SQL = INDICATOR_SQL_DIR / "run" / "period_scope.sql"
 RUN_VIEW_INDEXES = {
     "ind_v_received": ("dossier_code",),
     "ind_v_received_progress": ("dossier_code",),
+    "ind_v_paid_online": ("dossier_code",),
 }
 
 # PostgreSQL session memory for the run (upper bounds, taken only as needed); the run's
