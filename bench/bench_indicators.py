@@ -41,7 +41,7 @@ from tthc.periods import Period
 from tthc.sim.generator import generate
 from tthc.sim.reference import PROVINCE
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import insert_rows
+from tthc.warehouse.db import insert_rows, refresh_statistics
 
 FLOOR_SQL = sa.text(
     "SELECT unit_code, count(*) FROM stg_dossiers "
@@ -75,6 +75,7 @@ def stage_national(national: sa.Engine, warehouse: sa.Engine) -> dict[str, int]:
                              for c in dict.fromkeys(row.pop("_procedure_codes", []) or []))
             dst.execute(sa.delete(feed.table))
             counts[feed.name] = insert_rows(dst, feed.table, latest.values())
+            refresh_statistics(dst, feed.table, counts[feed.name])  # as the national loads do
             if codes:
                 dst.execute(sa.delete(wh.stg_ministry_decision_procedures))
                 insert_rows(dst, wh.stg_ministry_decision_procedures, codes)

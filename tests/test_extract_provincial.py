@@ -89,6 +89,18 @@ def test_first_load_stages_every_row_with_contract_types(replica, warehouse_url)
     assert isinstance(row["inputs_digitized"], bool) and isinstance(proc["has_fee"], bool)
 
 
+def test_postgresql_has_statistics_for_a_freshly_loaded_table(replica, pg_database):
+    """Without them the planner estimates one row and nests loops over the month's dossiers."""
+    warehouse = engine_for_url(pg_database)
+    run(f"sqlite:///{replica}", warehouse, NIGHT_1)
+    with warehouse.connect() as conn:
+        analysed = dict(conn.execute(sa.text(
+            "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname LIKE 'stg_%'")).all())
+        estimated = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'stg_dossiers'")).scalar_one()
+    assert all(analysed[wh.PROVINCIAL_STAGED[t].name] for t in TABLE_ORDER), analysed
+    assert estimated == source_counts(replica)["dossiers"]
+
+
 def test_changes_after_the_first_run_are_picked_up_and_reruns_add_no_duplicates(replica, warehouse_url):
     warehouse = engine_for_url(warehouse_url)
     source_url = f"sqlite:///{replica}"

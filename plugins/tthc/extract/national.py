@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from tthc.extract.timeparse import parse_bool, parse_date, parse_int, parse_text, parse_time
 from tthc.quality import pending
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import dialect_insert
+from tthc.warehouse.db import dialect_insert, refresh_statistics
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
@@ -296,6 +296,7 @@ def _stage(warehouse: Engine, feed: Feed, rows: list[dict], stream: str, run_key
             pending.note_whole_table(conn, table)
         else:
             pending.note_rows(conn, table, rows)
+        refresh_statistics(conn, table, len(rows))
         load_id = f"{run_key}/{stream}"
         conn.execute(sa.delete(wh.etl_loads).where(wh.etl_loads.c.load_id == load_id))
         conn.execute(sa.insert(wh.etl_loads).values(

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from tthc.extract.timeparse import parse_date, parse_time
 from tthc.quality import pending
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import dialect_insert, insert_rows
+from tthc.warehouse.db import dialect_insert, insert_rows, refresh_statistics
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
             pending.note_whole_table(conn, staged)
         else:
             pending.note_rows_from(conn, staged, raw, raw.c.load_id == load_id)
+        refresh_statistics(conn, staged, rows)
         now = dt.datetime.now()
         conn.execute(sa.delete(wh.etl_loads).where(wh.etl_loads.c.load_id == load_id))
         conn.execute(sa.insert(wh.etl_loads).values(
