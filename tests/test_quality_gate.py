@@ -17,7 +17,7 @@ from tthc.connections import SmtpEndpoint
 from tthc.extract.national import NationalClient, feeds, load_feed
 from tthc.extract.provincial import extract_all
 from tthc.periods import to_local_naive
-from tthc.quality import pending
+from tthc.quality import gate, pending
 from tthc.quality.checks import load_checks
 from tthc.quality.gate import month_status, run_gate
 from tthc.sim.generator import UNKNOWN_PROCEDURE, UNKNOWN_UNIT, generate
@@ -288,3 +288,42 @@ def test_a_gate_judges_the_loaded_rows_and_finds_what_judging_every_row_finds(pr
     for o in whole.outcomes:
         assert (o.success, o.unexpected_count, o.sample_ids) == \
             (outcomes[o.name].success, outcomes[o.name].unexpected_count, outcomes[o.name].sample_ids), o.name
+
+
+def test_a_gate_gives_way_to_one_that_started_after_it(province, warehouse_url, monkeypatch):
+    """Two gates overlapping (a retry beside a late run): the later one claims every note and
+    records its judgement; the earlier one then fails rather than overwrite it, and its retry
+    finds nothing left to judge."""
+    replica, store, _ = province
+    warehouse, first = night(replica, store, warehouse_url)
+    with sqlite3.connect(replica) as conn:
+        conn.execute("UPDATE dossiers SET due_at = datetime(received_at, '-1 day'), updated_at = "
+                     "'2025-03-11 12:00:00' WHERE dossier_code = (SELECT MIN(dossier_code) FROM dossiers "
+                     "WHERE due_at >= received_at)")
+    extract_all(engine_for_url(f"sqlite:///{replica}"), warehouse, f"{DAG}/2025-03-11",
+                dt.datetime(2025, 3, 12), dt.timedelta(minutes=60))
+    run_start = dt.datetime(2025, 3, 12, 1, 0)
+    validate, later = gate._gx_outcomes, []
+
+    def validate_while_a_later_gate_runs(*args):
+        monkeypatch.setattr(gate, "_gx_outcomes", validate)  # the later gate validates as usual
+        later.append(run_gate(warehouse, warehouse_url, DAG, "2025-03-11", run_start))
+        return validate(*args)
+
+    monkeypatch.setattr(gate, "_gx_outcomes", validate_while_a_later_gate_runs)
+    with pytest.raises(RuntimeError, match="gives way"):
+        run_gate(warehouse, warehouse_url, DAG, "2025-03-11", run_start)
+    noted = later[0].judged["stg_dossiers"]
+    assert noted is not None and noted >= 1  # the earlier gate's claim, taken over
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(wh.quality_pending)).scalar_one() == 0
+        report = conn.execute(sa.select(wh.quality_runs.c.report_json)
+                              .where(wh.quality_runs.c.run_key == f"{DAG}/2025-03-11")).scalar_one()
+    assert f'"stg_dossiers": {noted}' in report  # the later gate's judgement stands
+
+    retry = run_gate(warehouse, warehouse_url, DAG, "2025-03-11", run_start)
+    assert set(retry.judged.values()) == {0}
+    outcome = {o.name: o for o in retry.outcomes}["dossier_due_before_received"]
+    assert outcome.unexpected_count == {o.name: o for o in later[0].outcomes}[
+        "dossier_due_before_received"].unexpected_count > \
+        {o.name: o for o in first.outcomes}["dossier_due_before_received"].unexpected_count

@@ -88,11 +88,12 @@ def claim_scope(warehouse: Engine, checks: tuple[Check, ...]) -> Scope:
     claim = uuid.uuid4().hex
     p, state = wh.quality_pending, wh.quality_gate_state
     with warehouse.begin() as conn:
+        # The state row first, as the gate's final transaction takes it: one lock order, no deadlock.
+        stmt = dialect_insert(conn, state).values(id=1, catalogue_sha=None, claimed_by=claim)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"claimed_by": claim}))
+        judged_by = conn.execute(sa.select(state.c.catalogue_sha)).scalar_one()
         # Every note, including a failed earlier gate's claim: its rows were never judged.
         conn.execute(sa.update(p).values(claimed_by=claim))
-        judged_by = conn.execute(sa.select(state.c.catalogue_sha)).scalar_one_or_none()
-        stmt = dialect_insert(conn, state).values(id=1, catalogue_sha=judged_by, claimed_by=claim)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"claimed_by": claim}))
         noted = dict(conn.execute(sa.select(p.c.table_name, sa.func.count()).where(p.c.claimed_by == claim)
                                   .group_by(p.c.table_name)).all())
         whole = set(conn.execute(sa.select(p.c.table_name).where(p.c.claimed_by == claim, p.c.item_key.is_(None))
@@ -161,15 +162,22 @@ def _failing_keys(conn, check: Check, run_start: dt.datetime, scope: str | None)
     return [str(k) for k in conn.execute(sa.text(check.failing_keys_sql(run_start, scope))).scalars()]
 
 
-def _release_claim(conn, checks: tuple[Check, ...], scope: Scope, failing: dict[str, list[str]],
-                   now: dt.datetime) -> None:
-    """Record what this gate judged, if no later gate claimed the notes meanwhile."""
+def _hold_claim(conn, scope: Scope) -> None:
+    """Lock the state row for the final transaction, or give way to a gate that claimed after this one."""
     state = wh.quality_gate_state
-    taken = conn.execute(sa.update(state).where(state.c.claimed_by == scope.claim)
-                         .values(catalogue_sha=fingerprint(checks), validated_at=now)).rowcount
-    if taken != 1:
+    held = conn.execute(sa.update(state).where(state.c.claimed_by == scope.claim)
+                        .values(claimed_by=scope.claim)).rowcount
+    if held != 1:
         raise RuntimeError("another quality gate started while this one ran and judges its rows too; "
                            "this one gives way (Airflow retries it)")
+
+
+def _release_claim(conn, checks: tuple[Check, ...], scope: Scope, failing: dict[str, list[str]],
+                   now: dt.datetime) -> None:
+    """Record what this gate judged (its claim is held: see _hold_claim)."""
+    state = wh.quality_gate_state
+    conn.execute(sa.update(state).where(state.c.claimed_by == scope.claim)
+                 .values(catalogue_sha=fingerprint(checks), validated_at=now))
     f = wh.quality_failing
     conn.execute(sa.delete(f))
     rows = [{"check_name": name, "item_key": k} for name, keys in failing.items() for k in keys]
@@ -230,6 +238,7 @@ def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
     outcomes: list[CheckOutcome] = []
     now = dt.datetime.now()
     with warehouse.begin() as conn:
+        _hold_claim(conn, scope)
         excluded: set[str] = set()
         exclusion_rows = []
         failing: dict[str, list[str]] = {}
