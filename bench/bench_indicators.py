@@ -177,19 +177,21 @@ def main(argv: list[str] | None = None) -> int:
 
     floor_s, _ = timed(floor, args.repeat)
     runs: list[dict[str, float]] = []
+    totals: list[float] = []
 
     def run():
         runs.append({})
         started = time.perf_counter()
         summary = compute_period(warehouse, period.code, dt.datetime.now(), timings=runs[-1])
-        runs[-1]["total"] = time.perf_counter() - started
+        totals.append(time.perf_counter() - started)
         return summary
 
     run_s, summary = timed(run, args.repeat)
     # The first run writes the period into the table; the later ones replace its rows and, on
     # PostgreSQL, insert beside the dead rows of the earlier runs until autovacuum clears them.
-    print("compute_period, run by run (s): " + ", ".join(f"{r['total']:.2f} (write {r['write']:.2f})" for r in runs))
-    timings = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "total"}
+    print("compute_period, run by run (s): "
+          + ", ".join(f"{t:.2f} (write {r['write']:.2f})" for t, r in zip(totals, runs, strict=True)))
+    timings = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     floors = indicator_floors(warehouse, period, args.repeat)
     export_s, paths = timed(lambda: export_period(warehouse, period.code, args.workdir / "out"), 1)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -162,22 +162,19 @@ def _failing_keys(conn, check: Check, run_start: dt.datetime, scope: str | None)
     return [str(k) for k in conn.execute(sa.text(check.failing_keys_sql(run_start, scope))).scalars()]
 
 
-def _hold_claim(conn, scope: Scope) -> None:
-    """Lock the state row for the final transaction, or give way to a gate that claimed after this one."""
+def _hold_claim(conn, checks: tuple[Check, ...], scope: Scope, now: dt.datetime) -> None:
+    """Record this gate's judgement on the state row, first in the final transaction (the row
+    stays locked until it commits), or give way to a gate that claimed after this one."""
     state = wh.quality_gate_state
     held = conn.execute(sa.update(state).where(state.c.claimed_by == scope.claim)
-                        .values(claimed_by=scope.claim)).rowcount
+                        .values(catalogue_sha=fingerprint(checks), validated_at=now)).rowcount
     if held != 1:
         raise RuntimeError("another quality gate started while this one ran and judges its rows too; "
                            "this one gives way (Airflow retries it)")
 
 
-def _release_claim(conn, checks: tuple[Check, ...], scope: Scope, failing: dict[str, list[str]],
-                   now: dt.datetime) -> None:
-    """Record what this gate judged (its claim is held: see _hold_claim)."""
-    state = wh.quality_gate_state
-    conn.execute(sa.update(state).where(state.c.claimed_by == scope.claim)
-                 .values(catalogue_sha=fingerprint(checks), validated_at=now))
+def _release_claim(conn, scope: Scope, failing: dict[str, list[str]]) -> None:
+    """Keep the rows failing now for the next gate, and drop the notes this gate judged."""
     f = wh.quality_failing
     conn.execute(sa.delete(f))
     rows = [{"check_name": name, "item_key": k} for name, keys in failing.items() for k in keys]
@@ -238,7 +235,7 @@ def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
     outcomes: list[CheckOutcome] = []
     now = dt.datetime.now()
     with warehouse.begin() as conn:
-        _hold_claim(conn, scope)
+        _hold_claim(conn, checks, scope, now)
         excluded: set[str] = set()
         exclusion_rows = []
         failing: dict[str, list[str]] = {}
@@ -257,7 +254,7 @@ def run_gate(warehouse: Engine, warehouse_url: str, dag_id: str, period: str,
             if check.excludes_dossier:
                 exclusion_rows += [{"dossier_code": k, "check_name": check.name} for k in keys]
                 excluded.update(keys)
-        _release_claim(conn, checks, scope, failing, now)
+        _release_claim(conn, scope, failing)
         conn.execute(sa.delete(wh.quality_excluded_dossiers))
         for i in range(0, len(exclusion_rows), 5000):
             conn.execute(sa.insert(wh.quality_excluded_dossiers), exclusion_rows[i : i + 5000])
