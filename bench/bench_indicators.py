@@ -12,11 +12,13 @@ for the month against the floor — one
 `SELECT unit_code, count(*) FROM stg_dossiers WHERE received_at in M GROUP BY unit_code`.
 
 Then a per-indicator table: the seconds compute_period spent on each indicator (its items
-kept in the run's item table, a finisher's Python included) beside that indicator's own
-floor — a bare `SELECT unit_code, count(*) FROM (<its SQL>) GROUP BY unit_code` over the
-same materialised views, i.e. counting the same population without judging or keeping its
-items — and the shared steps (views materialised once per run, every indicator's items
-counted in one pass, scores, the write of the period's rows and violations).
+kept in the run's item table, a finisher's Python included) beside two floors of that
+indicator over the same materialised views — `count`, a bare
+`SELECT unit_code, count(*) FROM (<its SQL>) GROUP BY unit_code` (the population counted,
+nothing judged), and `read`, the same with a count of every column its SQL returns (every
+value judged is computed, no item kept) — and the shared steps (views materialised once
+per run, every indicator's items counted in one pass, scores, the write of the period's
+rows and violations).
 """
 
 from __future__ import annotations
@@ -113,13 +115,16 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def indicator_floors(warehouse: sa.Engine, period: Period, repeat: int) -> dict[str, float]:
-    """Each indicator's bare count over its population (median seconds), on materialised views.
+def indicator_floors(warehouse: sa.Engine, period: Period, repeat: int) -> dict[str, dict[str, float]]:
+    """Each indicator's two floors (median seconds), on materialised views.
 
-    A derived duty counts its restriction of its parent's rows, kept as the engine keeps them.
+    `count`: its population counted per unit. `read`: per unit, a count of every column its
+    SQL returns, so that the database computes every value the indicator judges (PostgreSQL
+    drops a LEFT JOIN whose columns a bare count does not use) without keeping any item.
+    A derived duty reads its restriction of its parent's rows, kept as the engine keeps them.
     """
     cat, params = load_catalogue(), period_params(period)
-    floors: dict[str, float] = {}
+    floors: dict[str, dict[str, float]] = {"count": {}, "read": {}}
     with run_connection(warehouse) as conn:
         materialise_views(conn, params)
         for ind in cat.indicators:
@@ -129,23 +134,27 @@ def indicator_floors(warehouse: sa.Engine, period: Period, repeat: int) -> dict[
                 source = ind.sql_path.read_text(encoding="utf-8")
                 if any(i.derived_from == ind.code for i in cat.indicators):
                     stmt, used = bind_sql(f"CREATE TEMPORARY TABLE {parent_table(ind.code)} AS "
-                                        f"SELECT * FROM (\n{source}\n) items", params)
+                                          f"SELECT * FROM (\n{source}\n) items", params)
                     conn.execute(stmt, used)
-            stmt, used = bind_sql(f"SELECT unit_code, count(*) FROM (\n{source}\n) items GROUP BY unit_code",
-                                params)
-            floors[ind.code], _ = timed(lambda s=stmt, u=used: conn.execute(s, u).all(), repeat)
+            stmt, used = bind_sql(f"SELECT * FROM (\n{source}\n) items LIMIT 0", params)
+            columns = list(conn.execute(stmt, used).keys())
+            for kind, aggregates in (("count", "count(*)"), ("read", ", ".join(f"count({c})" for c in columns))):
+                stmt, used = bind_sql(f"SELECT unit_code, {aggregates} FROM (\n{source}\n) items GROUP BY unit_code",
+                                      params)
+                floors[kind][ind.code], _ = timed(lambda s=stmt, u=used: conn.execute(s, u).all(), repeat)
     return floors
 
 
-def print_steps(timings: dict[str, float], floors: dict[str, float]) -> None:
-    print(f"{'step / indicator':36s} {'engine ms':>10s} {'floor ms':>9s} {'ratio':>6s}")
+def print_steps(timings: dict[str, float], floors: dict[str, dict[str, float]]) -> None:
+    count, read = floors["count"], floors["read"]
+    print(f"{'step / indicator':36s} {'engine ms':>10s} {'count ms':>9s} {'ratio':>6s} {'read ms':>9s} {'ratio':>6s}")
     for code, seconds in sorted(timings.items(), key=lambda kv: -kv[1]):
-        floor = floors.get(code)
-        extra = f"{floor * 1000:9.1f} {seconds / floor:6.1f}" if floor else f"{'—':>9s} {'':6s}"
+        extra = "".join(f"{f[code] * 1000:9.1f} {seconds / f[code]:6.1f} " if code in f else f"{'—':>9s} {'':6s} "
+                        for f in (count, read))
         print(f"{code:36s} {seconds * 1000:10.1f} {extra}")
-    per_indicator = sum(timings.get(c, 0.0) for c in floors)
-    print(f"{'Σ indicators':36s} {per_indicator * 1000:10.1f} {sum(floors.values()) * 1000:9.1f} "
-          f"{per_indicator / sum(floors.values()):6.1f}")
+    per_indicator = sum(timings.get(c, 0.0) for c in count)
+    print(f"{'Σ indicators':36s} {per_indicator * 1000:10.1f} "
+          + "".join(f"{sum(f.values()) * 1000:9.1f} {per_indicator / sum(f.values()):6.1f} " for f in (count, read)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,13 +32,14 @@ from tthc.indicators.derived import DERIVED
 from tthc.indicators.scoring import RANK_DECIMALS, UnitScore, ranks, round_half_up, score_unit
 from tthc.indicators.tables import (
     bind_sql,
-    delete_period,
+    delete_period_scores,
     ensure_tables,
     ind_results,
     ind_unit_scores,
-    ind_violations,
+    lock_period,
     materialise_views,
     refresh_cal_days,
+    replace_violations,
     run_connection,
     run_eligible,
     run_items,
@@ -209,7 +210,7 @@ def compute_indicators(conn: Connection, indicators: list[Indicator], params: di
     Materialises the views for `params` (period_params, or a window's), then stages each
     indicator's items in order — a derived duty's parent must come before it — counts them all
     at once and returns indicator -> unit (active units and H57) -> (numerator, denominator).
-    The items wait in the connection's ind_run_items for insert_violations; nothing else is written.
+    The items wait in the connection's ind_run_items for failed_items; nothing else is written.
     """
     step = _Stopwatch(timings)
     parents = {i.derived_from for i in indicators if i.derived_from}
@@ -226,20 +227,14 @@ def compute_indicators(conn: Connection, indicators: list[Indicator], params: di
     return {i.code: aggregate(i, counts.get(i.code, {}), units) for i in indicators}
 
 
-def insert_violations(conn: Connection, period: Period) -> int:
-    """Violations: the failed items of eligible units, copied inside the database."""
-    i, e, v = run_items.c, run_eligible.c, ind_violations.c
-    # in key order: appending to the key's b-tree is several times cheaper than random inserts
-    failed = (sa.select(sa.literal(period.code, sa.Text), i.unit_code, i.indicator_code, e.item_type, i.item_id,
-                        i.detail)
-              .join_from(run_items, run_eligible,
-                         sa.and_(e.indicator_code == i.indicator_code, e.unit_code == i.unit_code))
-              .where(i.ok == 0)
-              .order_by(i.unit_code, i.indicator_code, i.item_id))
-    columns = [v.period, v.unit_code, v.indicator_code, v.item_type, v.item_id, v.detail]
-    conn.execute(sa.insert(ind_violations).from_select(columns, failed))
-    # (a driver's rowcount for INSERT … SELECT is not portable: psycopg gives -1)
-    return conn.execute(sa.select(sa.func.count()).where(v.period == period.code)).scalar_one()
+def failed_items(period: Period) -> sa.Select:
+    """Violations: the failed items of eligible units, in ind_violations' columns."""
+    i, e = run_items.c, run_eligible.c
+    return (sa.select(sa.literal(period.code, sa.Text), i.unit_code, i.indicator_code, e.item_type, i.item_id,
+                      i.detail)
+            .join_from(run_items, run_eligible,
+                       sa.and_(e.indicator_code == i.indicator_code, e.unit_code == i.unit_code))
+            .where(i.ok == 0))
 
 
 def _float(x: Fraction | None) -> float | None:
@@ -326,10 +321,11 @@ def compute_period(engine: Engine, period: str, run_started_at: dt.datetime,
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="READ COMMITTED")
         with step("write"), conn.begin():
-            delete_period(conn, p.code)
+            lock_period(conn, p.code)
+            delete_period_scores(conn, p.code)
             n_results = insert_rows(conn, ind_results, result_rows(p, results, scores))
             insert_rows(conn, ind_unit_scores, score_table)
-            n_violations = insert_violations(conn, p)
+            n_violations = replace_violations(conn, p.code, failed_items(p))
     return {
         "period": p.code,
         "units": len(units),
