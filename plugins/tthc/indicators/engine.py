@@ -52,12 +52,13 @@ from tthc.warehouse.schema import stg_units
 # month is anchored within a few weeks of it (5 working days across Tết at most).
 CAL_MARGIN = dt.timedelta(days=120)
 ITEM_COLUMNS = ["unit_code", "item_id", "ok", "detail"]
-# PostgreSQL: a finisher's items in one statement, column by column (a driver's executemany
-# sends one statement per row).
+# PostgreSQL: a finisher's items in one statement, as one JSON document the server unpacks
+# (a driver's executemany sends one statement per row, and adapting Python lists to arrays
+# costs more than pandas' JSON writer).
 INSERT_ITEMS_PG = sa.text(
-    "INSERT INTO ind_run_items (indicator_code, unit_code, item_id, ok, detail) SELECT :indicator_code, * "
-    "FROM unnest(CAST(:unit_code AS text[]), CAST(:item_id AS text[]), CAST(:ok AS integer[]), "
-    "CAST(:detail AS text[]))"
+    "INSERT INTO ind_run_items (indicator_code, unit_code, item_id, ok, detail) "
+    "SELECT :indicator_code, x.unit_code, x.item_id, x.ok, x.detail "
+    "FROM json_to_recordset(CAST(:items AS json)) AS x(unit_code text, item_id text, ok integer, detail text)"
 )
 INSERT_ITEMS_SQLITE = ("INSERT INTO ind_run_items (indicator_code, unit_code, item_id, ok, detail) "
                        "VALUES (?, ?, ?, ?, ?)")
@@ -130,19 +131,16 @@ def insert_items(conn: Connection, indicator: Indicator, items: pd.DataFrame) ->
     """A finisher's items into ind_run_items."""
     if items.empty:
         return
-    columns = {
-        "unit_code": items["unit_code"].tolist(),
-        "item_id": [str(x) for x in items["item_id"]],
-        "ok": [int(x) for x in items["ok"]],
-        "detail": items["detail"].tolist(),
-    }
+    items = items[ITEM_COLUMNS].astype({"item_id": str, "ok": "int64"})
     if conn.dialect.name == "postgresql":
-        conn.execute(INSERT_ITEMS_PG, {"indicator_code": indicator.code, **columns})
+        conn.execute(INSERT_ITEMS_PG, {"indicator_code": indicator.code,
+                                       "items": items.to_json(orient="records", force_ascii=False)})
     else:
         # straight to the driver's executemany: SQLAlchemy's per-row parameter processing
         # would cost more than the insert itself
-        conn.exec_driver_sql(INSERT_ITEMS_SQLITE,
-                             [(indicator.code, *row) for row in zip(*columns.values(), strict=True)])
+        conn.exec_driver_sql(INSERT_ITEMS_SQLITE, [(indicator.code, *row) for row in zip(
+            items["unit_code"].tolist(), items["item_id"].tolist(), items["ok"].tolist(), items["detail"].tolist(),
+            strict=True)])
 
 
 def stage_items(conn: Connection, indicator: Indicator, params: dict, cal: WorkingCalendar,
