@@ -9,7 +9,8 @@ A run works on one connection of its own (tables.run_connection): the views are
 materialised once for the period (tables.materialise_views), every indicator's items go
 into one temporary table — only a finisher's items travel through Python — and are counted
 there in one pass; then one short transaction replaces the period's rows, the violations
-copied from that table inside the database.
+copied from that table inside the database (tables.replace_violations; on PostgreSQL into a
+fresh partition of the period, swapped in).
 """
 
 from __future__ import annotations
