@@ -21,7 +21,7 @@ LEFT JOIN (
         SUM(CASE WHEN e.event_type = 'supplement_requested' AND e.occurred_at >= r.received_at
                  THEN 1 ELSE 0 END) AS supplement_requests
     FROM ind_v_events e
-    JOIN stg_dossiers r ON r.dossier_code = e.dossier_code
+    JOIN ind_v_received r ON r.dossier_code = e.dossier_code
     WHERE e.event_type IN ('withdrawn', 'stopped', 'supplement_requested')
     GROUP BY e.dossier_code
 ) ev ON ev.dossier_code = d.dossier_code
