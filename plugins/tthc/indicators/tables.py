@@ -147,7 +147,8 @@ def ensure_tables(engine: Engine) -> None:
     """Create the result tables, cal_days and the lookup indexes if missing, and the views.
 
     Views are (re)created only when their SQL changed, so that concurrent runs of different
-    periods never drop a view another run is reading.
+    periods never drop a view another run is reading. On PostgreSQL an ind_violations created
+    before its partitions is converted first (partition_violations).
     """
     staged.create_all(engine)  # the views read them; a no-op where they exist
     with engine.begin() as conn:
