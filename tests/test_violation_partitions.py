@@ -99,8 +99,9 @@ def test_first_runs_of_one_period_at_once_and_another_beside_them_all_finish(pg_
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 errors.append(exc)
 
-        # Hold the runs at their swap until all three are there: no run has written the period
-        # before, so nothing else makes runs of the same period wait for one another.
+        # Hold the runs' writes until all three wait (one of each period at the swap's lock,
+        # the other 2025-03 run behind its period's lock): no run has written the period
+        # before, so no row lock makes the runs of one period wait for one another.
         with engine.connect() as holder, engine.connect() as observer:
             holder.exec_driver_sql("LOCK TABLE ind_violations IN ACCESS EXCLUSIVE MODE")
             threads = [threading.Thread(target=run, args=(p,)) for p in periods]
