@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         return summary
 
     run_s, summary = timed(run, args.repeat)
-    # The first run writes the period into the table; the later ones replace its rows and, on
-    # PostgreSQL, insert beside the dead rows of the earlier runs until autovacuum clears them.
+    # The first run writes the period; the later ones replace it (SQLite: its rows, beside the
+    # free pages they leave; PostgreSQL: its partition).
     print("compute_period, run by run (s): "
           + ", ".join(f"{t:.2f} (write {r['write']:.2f})" for t, r in zip(totals, runs, strict=True)))
     timings = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

@@ -61,8 +61,9 @@ def test_an_unpartitioned_table_becomes_one_partition_per_period_with_its_rows(p
                                                            "ind_violations_2025_03"}
 
         # replacing one period leaves the other's partition as it was
-        new_rows = sa.select(*(sa.literal(v, sa.Text) for v in
-                               ("2025-03", "U9", "ON_TIME", "dossier", "D9", "open at period end, past the due date")))
+        new_rows = sa.select(*(sa.literal(v, sa.Text).label(c.name) for v, c in zip(
+            ("2025-03", "U9", "ON_TIME", "dossier", "D9", "open at period end, past the due date"),
+            ind_violations.columns, strict=True)))
         with engine.begin() as conn:
             assert replace_violations(conn, "2025-03", new_rows) == 1
         with engine.connect() as conn:

@@ -227,10 +227,10 @@ def compute_indicators(conn: Connection, indicators: list[Indicator], params: di
 
 
 def failed_items(period: Period) -> sa.Select:
-    """Violations: the failed items of eligible units, in ind_violations' columns."""
+    """Violations: the failed items of eligible units, as ind_violations' columns."""
     i, e = run_items.c, run_eligible.c
-    return (sa.select(sa.literal(period.code, sa.Text), i.unit_code, i.indicator_code, e.item_type, i.item_id,
-                      i.detail)
+    return (sa.select(sa.literal(period.code, sa.Text).label("period"), i.unit_code, i.indicator_code, e.item_type,
+                      i.item_id, i.detail)
             .join_from(run_items, run_eligible,
                        sa.and_(e.indicator_code == i.indicator_code, e.unit_code == i.unit_code))
             .where(i.ok == 0))

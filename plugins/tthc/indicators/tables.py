@@ -217,7 +217,8 @@ def violations_partition(period: str) -> str:
 
 
 def replace_violations(conn: Connection, period: str, failed: sa.Select) -> int:
-    """Replace the period's violations with the rows of `failed` (ind_violations' columns, in order).
+    """Replace the period's violations with the rows of `failed` (ind_violations' columns, in
+    order and by name).
 
     Inside the caller's transaction. SQLite: delete and insert. PostgreSQL: the rows go into a
     fresh table whose key is built once, after the insert; the table then takes the place of
@@ -228,7 +229,7 @@ def replace_violations(conn: Connection, period: str, failed: sa.Select) -> int:
     if conn.dialect.name != "postgresql":
         conn.execute(sa.delete(ind_violations).where(ind_violations.c.period == period))
         # in key order: appending to the key's b-tree is several times cheaper than random inserts
-        ordered = failed.order_by(*(failed.selected_columns[columns.index(k)] for k in VIOLATION_KEY[1:]))
+        ordered = failed.order_by(*(failed.selected_columns[k] for k in VIOLATION_KEY[1:]))
         return conn.execute(sa.insert(ind_violations).from_select(columns, ordered)).rowcount
     partition = violations_partition(period)
     fresh = f"{partition}_new"
@@ -236,15 +237,12 @@ def replace_violations(conn: Connection, period: str, failed: sa.Select) -> int:
     # lock on ind_violations before the exclusive one below (a weaker lock upgraded later
     # could deadlock two runs). Then one ALTER gives the table the parent's NOT NULLs, a check
     # that lets ATTACH PARTITION skip scanning it, and the key, built once after the rows.
-    select = failed.with_only_columns(*(col.label(name) for col, name in zip(failed.selected_columns, columns,
-                                                                               strict=True)))
-    compiled = select.compile(dialect=conn.dialect)
-    conn.exec_driver_sql(f"CREATE TABLE {fresh} AS {compiled}", compiled.params)
+    compiled = failed.compile(dialect=conn.dialect)
+    written = conn.exec_driver_sql(f"CREATE TABLE {fresh} AS {compiled}", compiled.params).rowcount
     required = [f"ALTER COLUMN {c.name} SET NOT NULL" for c in ind_violations.columns if not c.nullable]
     conn.exec_driver_sql(f"ALTER TABLE {fresh} {', '.join(required)}, "
                          f"ADD CONSTRAINT {ind_violations.name}_one_period CHECK (period = '{period}'), "
                          f"ADD CONSTRAINT {fresh}_pkey PRIMARY KEY ({', '.join(VIOLATION_KEY)})")
-    written = conn.execute(sa.select(sa.func.count()).select_from(sa.table(fresh))).scalar_one()
     conn.exec_driver_sql(f"LOCK TABLE {ind_violations.name} IN ACCESS EXCLUSIVE MODE")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {partition}")
     conn.exec_driver_sql(f"ALTER TABLE {fresh} RENAME TO {partition}")
@@ -266,9 +264,8 @@ def partition_violations(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {ind_violations.name} RENAME TO {old}")
     conn.exec_driver_sql(f"ALTER INDEX IF EXISTS {ind_violations.name}_pkey RENAME TO {old}_pkey")
     ind_violations.create(conn)
-    periods = conn.execute(sa.text(f"SELECT DISTINCT period FROM {old} ORDER BY period")).scalars().all()
-    for period in periods:
-        source = sa.table(old, *(sa.column(c.name) for c in ind_violations.columns))
+    source = sa.table(old, *(sa.column(c.name) for c in ind_violations.columns))
+    for period in conn.execute(sa.select(source.c.period).distinct().order_by(source.c.period)).scalars().all():
         replace_violations(conn, period, sa.select(*source.c).where(source.c.period == period))
     conn.exec_driver_sql(f"DROP TABLE {old}")
 
