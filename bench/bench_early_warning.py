@@ -5,7 +5,7 @@
 
 Generates the province's dossiers from --start to --end with the simulator, stages them
 with the real extraction (national feeds through the extraction's own row mappings), then
-runs tthc.early_warning.send_warnings for three consecutive nights in mid-December against a
+runs tthc.insights.early_warning.send_warnings for three consecutive nights in mid-December against a
 real SMTP server on loopback (aiosmtpd), every unit having an address: the first night
 (Monday) announces everything and sends the office its weekly summary with the month-end
 forecast; the next two nights only what is new. Prints each night's time and counts.
@@ -23,10 +23,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from bench_indicators import stage_national
+
 from tthc.config import Recipients
-from tthc.connections import SmtpEndpoint
-from tthc.early_warning import WarningRules, early_warning_ledger, select_warnings, send_warnings
 from tthc.extract.provincial import extract_all
+from tthc.insights.early_warning import WarningRules, early_warning_ledger, select_warnings, send_warnings
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.sim.generator import generate
 from tthc.warehouse import schema as wh
 

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the mock's test-server helper
 
 from national_server import running_national_mock  # noqa: E402
+
 from tthc.extract.national import NationalClient, feeds, load_feed  # noqa: E402
 from tthc.extract.provincial import extract_all  # noqa: E402
 from tthc.periods import to_local_naive  # noqa: E402

@@ -1,4 +1,4 @@
-"""Back-test of the month-end forecast (tthc.forecast) on generated months.
+"""Back-test of the month-end forecast (tthc.insights.forecast) on generated months.
 
     .venv/bin/python bench/bench_forecast.py [--dossiers-per-year 120000] [--start 2025-01-01]
         [--end 2025-04-30] [--periods 2025-02,2025-03,2025-04] [--cut-off-day 15]
@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from bench_early_warning import bench_warehouse
-from tthc.forecast import METHODS, backtest
+
+from tthc.insights.forecast import METHODS, backtest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from tthc.extract.national import feeds
 from tthc.extract.provincial import extract_all
 from tthc.indicators.catalogue import load_catalogue

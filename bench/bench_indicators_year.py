@@ -12,6 +12,7 @@ import logging
 import time
 
 import sqlalchemy as sa
+
 from tthc.indicators.engine import compute_period
 from tthc.warehouse.db import engine_for_url
 

@@ -49,9 +49,10 @@ import sqlalchemy as sa  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from bench_early_warning import CountingInbox  # noqa: E402
 from bench_extract import one_nights_changes  # noqa: E402
-from tthc import embedded  # noqa: E402
+
+from tthc.orchestration import embedded  # noqa: E402
+from tthc.orchestration.runtime import TIMEZONE  # noqa: E402
 from tthc.periods import Period  # noqa: E402
-from tthc.runtime import TIMEZONE  # noqa: E402
 from tthc.warehouse.schema import delivery_ledger  # noqa: E402
 
 SEED = 11821
@@ -71,7 +72,8 @@ def dag_run(dag_id: str, interval_end: dt.datetime, conf: dict | None = None) ->
     from airflow.models import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select
-    from tthc.airflow_runner import DagRunFailed, load_dag
+
+    from tthc.orchestration.airflow_runner import DagRunFailed, load_dag
 
     dag = load_dag(dag_id)
     started = time.perf_counter()
@@ -120,7 +122,7 @@ def serve_national(home: embedded.EmbeddedHome, smtp_port: int):
 
 
 def migrate() -> None:
-    from tthc.airflow_runner import migrate_metadata_db
+    from tthc.orchestration.airflow_runner import migrate_metadata_db
 
     migrate_metadata_db()
 

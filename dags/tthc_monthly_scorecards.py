@@ -15,12 +15,13 @@ passes it from --send),
 from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
-from tthc import pipeline, runtime
-from tthc.notify import EngineerFailureNotifier
+
+from tthc.delivery.failure_notifier import EngineerFailureNotifier
+from tthc.orchestration import pipeline, runtime
 
 
 @dag(
-    dag_id="tthc_monthly_scorecards",
+    dag_id=runtime.MONTHLY_DAG,
     schedule=CronDataIntervalTimetable(runtime.MONTHLY_CRON, timezone=runtime.TIMEZONE),
     start_date=runtime.START_DATE,
     catchup=True,
@@ -38,67 +39,29 @@ from tthc.notify import EngineerFailureNotifier
     doc_md=__doc__,
 )
 def tthc_monthly_scorecards():
-    @task
-    def record_cut_off() -> str:
-        return runtime.cut_off(get_current_context())
+    @task(multiple_outputs=True)
+    def record_cut_off() -> dict:
+        """The run's cut-off, period, key and resolved params, for every later task."""
+        return runtime.run_facts(get_current_context())
 
-    @task
-    def extract_source(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.extract_source(runtime.run_key(ctx), runtime.parse_cut_off(cut_off), runtime.reread_from(ctx))
+    run = record_cut_off()
+    period, cut_off = run["period"], run["cut_off"]
 
-    @task
-    def extract_national(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.extract_national(runtime.run_key(ctx), runtime.parse_cut_off(cut_off),
-                                         runtime.reread_from(ctx))
-
-    @task
-    def quality_gate(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.quality_gate("tthc_monthly_scorecards", runtime.monthly_period(ctx),
-                                     runtime.parse_cut_off(cut_off))
-
-    @task
-    def compute_indicators(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.compute_indicators(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off))
-
-    @task
-    def start_month_folder(cut_off: str) -> str:
-        ctx = get_current_context()
-        return pipeline.start_month_folder(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off), ctx["run_id"])
-
-    @task
-    def plan_scorecards() -> list[list[str]]:
-        return pipeline.plan_scorecards(runtime.monthly_period(get_current_context()))
-
-    @task(max_active_tis_per_dagrun=8)
-    def render_scorecards(units: list[str], cut_off: str, staging: str) -> int:
-        ctx = get_current_context()
-        return pipeline.render_scorecards(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off), staging, units)
-
-    @task
-    def finish_month_folder(cut_off: str, staging: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.finish_month_folder(runtime.monthly_period(ctx), runtime.parse_cut_off(cut_off), staging)
-
-    @task
-    def deliver() -> dict:
-        ctx = get_current_context()
-        return pipeline.deliver(runtime.monthly_period(ctx), send=runtime.should_send(ctx),
-                                resend=ctx["params"]["resend"])
-
-    cut_off = record_cut_off()
-    extracted = [extract_source(cut_off), extract_national(cut_off)]
-    computed = compute_indicators(cut_off)
-    extracted >> quality_gate(cut_off) >> computed
-    staging = start_month_folder(cut_off)
-    batches = plan_scorecards()
+    extracted = [
+        task(pipeline.extract_source)(run["run_key"], cut_off, run["reread_from"]),
+        task(pipeline.extract_national)(run["run_key"], cut_off, run["reread_from"]),
+    ]
+    gate = task(pipeline.quality_gate)(runtime.MONTHLY_DAG, period, cut_off)
+    computed = task(pipeline.compute_indicators)(period, cut_off)
+    extracted >> gate >> computed
+    staging = task(pipeline.start_month_folder)(period, cut_off, run["run_id"])
+    batches = task(pipeline.plan_scorecards)(period)
     computed >> [staging, batches]
     # One mapped task per batch of units: the executor spreads the rendering over its workers.
-    rendered = render_scorecards.partial(cut_off=cut_off, staging=staging).expand(units=batches)
-    rendered >> finish_month_folder(cut_off, staging) >> deliver()
+    rendered = (task(pipeline.render_scorecards, max_active_tis_per_dagrun=8)
+                .partial(period=period, cut_off=cut_off, staging=staging).expand(units=batches))
+    finished = task(pipeline.finish_month_folder)(period, cut_off, staging)
+    rendered >> finished >> task(pipeline.deliver)(period, run["send"], run["resend"])
 
 
 tthc_monthly_scorecards()

@@ -6,17 +6,18 @@ early warning (cảnh báo sớm): each unit mailed what it must act on before t
 the office a weekly summary with the month-end forecast.
 
 Param `send` (unset: scheduled runs mail the warnings, backfills and manual runs only count them).
-A mail server that cannot be reached does not fail the night (tthc.pipeline.early_warning)."""
+A mail server that cannot be reached does not fail the night (tthc.orchestration.pipeline.early_warning)."""
 
 from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
-from tthc import pipeline, runtime
-from tthc.notify import EngineerFailureNotifier
+
+from tthc.delivery.failure_notifier import EngineerFailureNotifier
+from tthc.orchestration import pipeline, runtime
 
 
 @dag(
-    dag_id="tthc_nightly",
+    dag_id=runtime.NIGHTLY_DAG,
     schedule=CronDataIntervalTimetable(runtime.NIGHTLY_CRON, timezone=runtime.TIMEZONE),
     start_date=runtime.START_DATE,
     catchup=True,
@@ -31,32 +32,17 @@ from tthc.notify import EngineerFailureNotifier
     doc_md=__doc__,
 )
 def tthc_nightly():
-    @task
-    def record_cut_off() -> str:
-        return runtime.cut_off(get_current_context())
+    @task(multiple_outputs=True)
+    def record_cut_off() -> dict:
+        """The run's cut-off, day, key and resolved params, for every later task."""
+        return runtime.run_facts(get_current_context())
 
-    @task
-    def extract_source(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.extract_source(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
-
-    @task
-    def extract_national(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.extract_national(runtime.run_key(ctx), runtime.parse_cut_off(cut_off))
-
-    @task
-    def quality_gate(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.quality_gate("tthc_nightly", runtime.nightly_day(ctx), runtime.parse_cut_off(cut_off))
-
-    @task
-    def early_warning(cut_off: str) -> dict:
-        ctx = get_current_context()
-        return pipeline.early_warning(runtime.parse_cut_off(cut_off), send=runtime.should_send(ctx))
-
-    cut_off = record_cut_off()
-    [extract_source(cut_off), extract_national(cut_off)] >> quality_gate(cut_off) >> early_warning(cut_off)
+    run = record_cut_off()
+    cut_off = run["cut_off"]
+    extracted = [task(pipeline.extract_source)(run["run_key"], cut_off),
+                 task(pipeline.extract_national)(run["run_key"], cut_off)]
+    gate = task(pipeline.quality_gate)(runtime.NIGHTLY_DAG, run["period"], cut_off)
+    extracted >> gate >> task(pipeline.early_warning)(cut_off, run["send"])
 
 
 tthc_nightly()

@@ -39,6 +39,7 @@ def airflow_db() -> Path:
 def pg_database():
     """A fresh, uniquely named PostgreSQL database on 127.0.0.1:5432; dropped afterwards."""
     from airflow_stack import postgres_database
+
     from tthc.warehouse.db import engine_for_url
 
     with postgres_database("tthc_test") as url:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
+
 from tthc.sim.national_mock import BackgroundServer, Faults, create_app
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
 from tthc.calendar import (
     OFFICE_HOURS_FILE,
     OVERRIDES_FILE,

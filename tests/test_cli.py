@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from tthc import cli
 
 REPO = __import__("conftest").REPO

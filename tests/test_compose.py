@@ -274,7 +274,7 @@ def _connection(uri: str):
 
 
 def test_connections_point_at_the_stack_services(resolved, filled_env):
-    from tthc.connections import sqlalchemy_url
+    from tthc.orchestration.connections import sqlalchemy_url
 
     services = resolved["services"]
     env = env_of(services["worker"])

@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+
 from tthc import config
 from tthc.config import Bands, ConfigError, Forecast, Province, Recipients, Thresholds, load_model
 from tthc.paths import REPO_ROOT

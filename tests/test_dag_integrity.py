@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 from airflow.sdk import CronDataIntervalTimetable
-from tthc.notify import EngineerFailureNotifier
+
+from tthc.delivery.failure_notifier import EngineerFailureNotifier
 from tthc.periods import Period
 
 EXPECTED = {"tthc_nightly", "tthc_monthly_scorecards"}
@@ -44,7 +45,8 @@ def _interval_after(dag, when_local: dt.datetime):
 
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
-    from tthc.runtime import TIMEZONE
+
+    from tthc.orchestration.runtime import TIMEZONE
 
     core = coerce_to_core_timetable(dag.timetable)
     restriction = TimeRestriction(earliest=when_local.replace(tzinfo=ZoneInfo(TIMEZONE)), latest=None, catchup=True)

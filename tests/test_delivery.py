@@ -21,11 +21,12 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from test_monthly_folder import ACTIVE, CLOSED, COMMUNES, PERIOD, build_month, copy_month
-from tthc.connections import SmtpEndpoint
-from tthc.delivery import deliver_month, office_messages
-from tthc.monthly import read_manifest
+
+from tthc.delivery.office import deliver_month, office_messages
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.paths import REPO_ROOT
 from tthc.quality.gate import CheckOutcome, GateResult
+from tthc.reports.month_folder import read_manifest
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import engine_for_url
 

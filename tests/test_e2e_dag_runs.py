@@ -12,8 +12,9 @@ import io
 import pytest
 import sqlalchemy as sa
 from national_server import running_national_mock
-from tthc.airflow_runner import run_dag
-from tthc.embedded import DEMO_TOKEN
+
+from tthc.orchestration.airflow_runner import run_dag
+from tthc.orchestration.embedded import DEMO_TOKEN
 from tthc.periods import Period
 from tthc.warehouse import schema as wh
 
@@ -145,7 +146,7 @@ def _returned(dag_id: str, task_id: str) -> dict:
 
 def test_nightly_early_warning_never_mails_from_manual_runs_and_survives_a_dead_mail_server(pipeline_env, tmp_path):
     """smtp_default points at a port nobody listens on (as in the demo without a mail catcher)."""
-    from tthc.early_warning import early_warning_ledger
+    from tthc.insights.early_warning import early_warning_ledger
 
     use_warehouse, _ = pipeline_env
     engine = use_warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")

@@ -12,14 +12,16 @@ import threading
 import pytest
 import sqlalchemy as sa
 import yaml
-from tthc import config, pipeline
-from tthc import early_warning as ew
+from warehouse_builder import Warehouse, at, sqlite_engine
+
+from tthc import config
 from tthc.calendar import load_calendar
 from tthc.config import Recipients
-from tthc.connections import SmtpEndpoint
+from tthc.insights import early_warning as ew
+from tthc.orchestration import pipeline
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.paths import REPO_ROOT
 from tthc.warehouse import schema
-from warehouse_builder import Warehouse, at, sqlite_engine
 
 NOW = at(2025, 3, 11)  # Tuesday 00:00: the run for Monday 10 March
 TUESDAY_RULES = ew.WarningRules(office_weekday=6)  # no weekly summary on these nights
@@ -244,7 +246,7 @@ def test_selection_agrees_on_postgresql(pg_database):
     w.engine.dispose()
 
 
-# --- the nightly task (tthc.pipeline.early_warning): connections, config, the guard --------------
+# --- the nightly task (tthc.orchestration.pipeline.early_warning): connections, config, the guard --------------
 class _Webhook(http.server.BaseHTTPRequestHandler):
     posts: list = []
 

@@ -13,6 +13,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from national_server import running_national_mock, set_faults
+
 from tthc.extract.national import NationalClient, NationalUnavailable, feeds, load_feed
 from tthc.periods import to_local_naive
 from tthc.sim.generator import generate

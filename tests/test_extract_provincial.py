@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
+
 from tthc.extract.provincial import TABLE_ORDER, SourceUnavailable, extract_all
 from tthc.sim.generator import generate
 from tthc.warehouse import schema as wh

@@ -6,12 +6,13 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from warehouse_builder import Warehouse, at, populate_sample, sqlite_engine
+
 from tthc import config
-from tthc import forecast as fc
 from tthc.calendar import load_calendar
 from tthc.indicators.tables import ind_results
+from tthc.insights import forecast as fc
 from tthc.periods import Period
-from warehouse_builder import Warehouse, at, populate_sample, sqlite_engine
 
 MARCH = Period("2025-03")
 

@@ -14,6 +14,7 @@ from collections import Counter
 import psycopg2
 import pytest
 import sqlalchemy as sa
+
 from tthc.calendar import load_calendar
 from tthc.sim.generator import generate
 from tthc.sim.national_store import NATIONAL_TABLES

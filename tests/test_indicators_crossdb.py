@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from warehouse_builder import RUN_STARTED, Warehouse, populate_sample, sqlite_engine
+
 from tthc.indicators.engine import compute_period
 from tthc.indicators.export import export_period
 from tthc.indicators.tables import ind_violations
-from warehouse_builder import RUN_STARTED, Warehouse, populate_sample, sqlite_engine
 
 M = "2025-03"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from warehouse_builder import Warehouse, at, sqlite_engine
+
 from tthc.indicators.engine import compute_period
 from tthc.indicators.export import decimal6, export_period
-from warehouse_builder import Warehouse, at, sqlite_engine
 
 M = "2025-03"
 

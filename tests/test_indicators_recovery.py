@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from national_server import running_national_mock
+
 from tthc.cli import DEMO_SEED
 from tthc.extract.national import NationalClient, feeds, load_feed
 from tthc.extract.provincial import extract_all

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from tthc.indicators.scoring import points
 from warehouse_builder import Warehouse, at, sqlite_engine
+
+from tthc.indicators.scoring import points
 
 M = "2025-03"  # last day 2025-03-31
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tthc.calendar import load_calendar
 from warehouse_builder import DEPT, Warehouse, at, sqlite_engine
+
+from tthc.calendar import load_calendar
 
 D = dt.date
 

@@ -20,10 +20,11 @@ import openpyxl
 import pypdf
 import pytest
 import sqlalchemy as sa
-from tthc import monthly
-from tthc.monthly import read_manifest, swap_into_place, write_month_folder
-from tthc.warehouse import schema as wh
 from warehouse_builder import DEPT, Warehouse, at
+
+from tthc.reports import month_folder
+from tthc.reports.month_folder import read_manifest, swap_into_place, write_month_folder
+from tthc.warehouse import schema as wh
 
 PERIOD = "2025-09"
 BUILT_AT = dt.datetime(2025, 10, 1, 2, 0)
@@ -140,7 +141,7 @@ def test_a_failure_midway_leaves_the_previous_folder_and_no_temporary_one(month,
     def broken_renderer(ctx, path):
         raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(monthly, "render_ranking_pdf", broken_renderer)
+    monkeypatch.setattr(month_folder, "render_ranking_pdf", broken_renderer)
     with pytest.raises(RuntimeError, match="renderer crashed"):
         write_month_folder(engine, PERIOD, out, BUILT_AT + dt.timedelta(days=1), workers=1)
     assert snapshot(out / PERIOD) == before
@@ -178,9 +179,9 @@ def test_a_rerun_replaces_the_folder_whole_with_identical_files(month):
 
 def test_a_rendering_batch_gets_the_same_scorecards_as_the_whole_month(month):
     engine, _ = month
-    every, ranking = monthly.build_contexts(engine, PERIOD, BUILT_AT.date())
+    every, ranking = month_folder.build_contexts(engine, PERIOD, BUILT_AT.date())
     late = next(c for c in every if any(d.top_failing for d in c.duties))  # one with failed items to read
-    batch, batch_ranking = monthly.build_contexts(engine, PERIOD, BUILT_AT.date(), [late.unit.code])
+    batch, batch_ranking = month_folder.build_contexts(engine, PERIOD, BUILT_AT.date(), [late.unit.code])
     assert batch == [late]
     assert batch_ranking == ranking
-    assert monthly.build_contexts(engine, PERIOD, BUILT_AT.date(), ()) == ([], ranking)
+    assert month_folder.build_contexts(engine, PERIOD, BUILT_AT.date(), ()) == ([], ranking)

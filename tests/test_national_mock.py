@@ -19,6 +19,7 @@ import pytest
 import requests
 from national_server import clear_faults, running_national_mock, set_faults
 from sqlalchemy import create_engine, inspect, text
+
 from tthc.sim.national_mock import (
     NOT_AN_OBJECT,
     Faults,

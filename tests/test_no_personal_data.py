@@ -13,6 +13,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 from national_server import running_national_mock
+
 from tthc.extract.national import NationalClient, feeds, load_feed
 from tthc.extract.provincial import extract_all
 from tthc.periods import to_local_naive

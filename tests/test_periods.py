@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tthc.periods import Period, day_from_interval, period_from_interval, to_local_naive
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

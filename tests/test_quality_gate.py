@@ -11,11 +11,12 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 from national_server import running_national_mock
+
 from tthc import config
-from tthc.alerts import alert_quality
-from tthc.connections import SmtpEndpoint
+from tthc.delivery.alerts import alert_quality
 from tthc.extract.national import NationalClient, feeds, load_feed
 from tthc.extract.provincial import extract_all
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.periods import to_local_naive
 from tthc.quality import gate, pending
 from tthc.quality.checks import load_checks

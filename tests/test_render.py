@@ -23,6 +23,9 @@ import pdfplumber
 import pypdf
 import pytest
 from PIL import Image, ImageChops
+from weasyprint import HTML
+from weasyprint.urls import FatalURLFetchingError
+
 from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
 from tthc.reports.model import TrendPoint
@@ -38,8 +41,6 @@ from tthc.reports.render import (
 )
 from tthc.reports.samples import NOT_SCORED_UNIT, post_reform_units, sample_ranking, sample_scorecard
 from tthc.reports.svg import trend_svg
-from weasyprint import HTML
-from weasyprint.urls import FatalURLFetchingError
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_DPI = 96

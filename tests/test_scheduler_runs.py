@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from airflow_stack import AirflowStack, postgres_database, redis_broker
 from national_server import running_national_mock
 from test_e2e_dag_runs import _duplicate_keys, _table_counts, generate_small_province
-from tthc.embedded import DEMO_TOKEN
+
+from tthc.orchestration.embedded import DEMO_TOKEN
 from tthc.periods import Period
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -7,8 +7,10 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from warehouse_builder import Warehouse, at, sqlite_engine
+
 from tthc.indicators.catalogue import load_catalogue
-from tthc.score_change import (
+from tthc.insights.score_change import (
     PAYMENT_COMPONENT,
     TOTAL,
     costly_items,
@@ -16,7 +18,6 @@ from tthc.score_change import (
     score_changes,
     write_score_changes_csv,
 )
-from warehouse_builder import Warehouse, at, sqlite_engine
 
 EMPTY_PETITIONS = {"PETITION_PROCESSING_ON_TIME": (0, 0), "PETITION_HANDLING_SATISFACTION": (0, 0)}
 
@@ -135,7 +136,7 @@ def test_costly_items_rank_failed_items_by_points_of_the_total(wh):
 
 
 def _components(wh: Warehouse, unit: str):
-    from tthc.score_change import components, period_results
+    from tthc.insights.score_change import components, period_results
 
     return components(load_catalogue(), period_results(wh.engine, "2025-03")[unit])
 
@@ -149,7 +150,7 @@ def test_previous_month_without_results_counts_as_not_scored(wh):
 
 def test_the_scorecard_section_shows_the_decomposition_rounded_to_add_up(wh):
     """From the warehouse to what the scorecard prints: the stored totals, every part, the costliest items."""
-    from tthc.monthly import score_change_sections
+    from tthc.reports.month_folder import score_change_sections
     from tthc.reports.render import change_view
 
     plant_two_months(wh)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+
 from tthc.config import ConfigError, load_model
 from tthc.indicators.catalogue import Catalogue, load_catalogue
 from tthc.indicators.derived import DERIVED

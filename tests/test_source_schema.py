@@ -8,6 +8,7 @@ import uuid
 import psycopg2
 import pytest
 import sqlalchemy as sa
+
 from tthc.paths import REPO_ROOT
 from tthc.sim.source_schema import SOURCE_COLUMNS, create_source_schema
 

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+
 from tthc.extract.timeparse import parse_bool, parse_date, parse_int, parse_text, parse_time
 
 

@@ -12,9 +12,10 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from warehouse_builder import RUN_STARTED, Warehouse, populate_sample
+
 from tthc.indicators.engine import compute_period
 from tthc.indicators.tables import ensure_tables, ind_violations, replace_violations
-from warehouse_builder import RUN_STARTED, Warehouse, populate_sample
 
 pytestmark = pytest.mark.postgres
 

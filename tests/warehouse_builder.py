@@ -18,6 +18,7 @@ import datetime as dt
 import itertools
 
 import sqlalchemy as sa
+
 from tthc.indicators.engine import compute_period
 from tthc.indicators.tables import ensure_tables, ind_results, ind_unit_scores, ind_violations
 from tthc.warehouse import schema

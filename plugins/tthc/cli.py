@@ -10,7 +10,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from tthc import embedded
+from tthc.orchestration import embedded
 from tthc.periods import Period
 
 DEMO_PERIOD = "2025-09"
@@ -141,7 +141,7 @@ def _run(periods: list[str], conf: dict, nightly: bool, dossiers_per_year: int =
         if embedded.uses_embedded_sources():
             _generate_embedded(home, periods[0], periods[-1], dossiers_per_year)
             _embedded_national(home, stack)
-        from tthc.airflow_runner import migrate_metadata_db, run_dag
+        from tthc.orchestration.airflow_runner import migrate_metadata_db, run_dag
 
         migrate_metadata_db()
         for period in periods:
@@ -149,7 +149,7 @@ def _run(periods: list[str], conf: dict, nightly: bool, dossiers_per_year: int =
             if nightly:
                 run_dag("tthc_nightly", p.end)  # the month's last night
             run_dag("tthc_monthly_scorecards", p.end, conf)
-        from tthc.connections import output_dir
+        from tthc.orchestration.connections import output_dir
 
         return output_dir()
 

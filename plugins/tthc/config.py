@@ -143,6 +143,11 @@ class Province(Strict):
 
 
 # --- forecast.yaml ---------------------------------------------------------------------
+# The month-end forecast's methods (tthc.insights.forecast implements them), named here so that
+# the config can check forecast.yaml without importing the forecast.
+FORECAST_METHODS = ("blend", "month_to_date", "previous")
+
+
 class Backtest(Strict):
     """The forecast's error replayed on past months (bench/bench_forecast.py prints these figures)."""
 
@@ -155,11 +160,9 @@ class Backtest(Strict):
 
     @model_validator(mode="after")
     def _known_methods(self) -> Backtest:
-        from tthc.forecast import METHODS
-
-        unknown = sorted(set(self.mae) - set(METHODS))
+        unknown = sorted(set(self.mae) - set(FORECAST_METHODS))
         if unknown:
-            raise ValueError(f"mae: unknown method(s) {', '.join(unknown)}; one of {', '.join(METHODS)}")
+            raise ValueError(f"mae: unknown method(s) {', '.join(unknown)}; one of {', '.join(FORECAST_METHODS)}")
         if any(v < 0 for v in self.mae.values()):
             raise ValueError("mae: an error cannot be negative")
         return self
@@ -173,10 +176,8 @@ class Forecast(Strict):
 
     @model_validator(mode="after")
     def _measured(self) -> Forecast:
-        from tthc.forecast import METHODS
-
-        if self.method not in METHODS:
-            raise ValueError(f"method '{self.method}' is not one of {', '.join(METHODS)}")
+        if self.method not in FORECAST_METHODS:
+            raise ValueError(f"method '{self.method}' is not one of {', '.join(FORECAST_METHODS)}")
         if self.method not in self.backtest.mae:
             raise ValueError(f"method '{self.method}' has no back-test error in backtest.mae: the mail must state it")
         return self

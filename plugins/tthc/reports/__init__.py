@@ -1,4 +1,5 @@
-"""The monthly documents (issue 6): scorecards per unit and the ranked lists, in Vietnamese.
+"""The monthly documents: the month's folder, scorecards per unit and the ranked lists, in Vietnamese.
 
-`model` is the data contract the warehouse fills; `render` turns it into PDF, XLSX and PNG.
+`month_folder` builds the month's folder from the warehouse and moves it into place whole;
+`model` is the data contract it fills; `render` turns it into PDF, XLSX and PNG.
 """

@@ -139,7 +139,7 @@ class TrendPoint:
 @dataclass(frozen=True)
 class ChangeLine:
     """A group or an indicator in "Vì sao điểm thay đổi": its points last month and this month,
-    and its part of the change of the total (tthc.score_change: the parts add up to the change)."""
+    and its part of the change of the total (tthc.insights.score_change: the parts add up to the change)."""
 
     code: str  # G1 … G6, an indicator code, or G4_PAYMENT (group 4 scored as a whole)
     name: str

@@ -30,11 +30,11 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from tthc.insights.score_change import apportioned
 from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
 from tthc.reports.model import TIER_TITLES, RankingContext, ScorecardContext, ScoreChangeSection
 from tthc.reports.svg import trend_svg
-from tthc.score_change import apportioned
 
 ITEM_TYPE_TITLES = {
     "dossier": "hồ sơ",
@@ -110,7 +110,7 @@ def _number_line(document_number: str, symbol: str) -> str:
 
 def change_view(section: ScoreChangeSection | None) -> dict | None:
     """"Vì sao điểm thay đổi" as shown: contributions at 2 decimals that add up to the change shown,
-    the groups' to the total's and each group's indicators' to the group's (tthc.score_change.apportioned);
+    the groups' to the total's and each group's indicators' to the group's (tthc.insights.score_change.apportioned);
     the indicators that moved the total most, then one line for the others (score_changes.csv has all)."""
     if section is None:
         return None

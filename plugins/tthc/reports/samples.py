@@ -212,7 +212,7 @@ def _shares(indicators: list[IndicatorLine]) -> dict[str, float]:
 
 
 def _score_change(unit: UnitInfo, period: str) -> ScoreChangeSection:
-    """The month against the previous one, decomposed as tthc.score_change does (linear sample scoring)."""
+    """The month against the previous one, decomposed as tthc.insights.score_change does (linear sample scoring)."""
     previous = _previous_period(period, 1)
     before, after = _indicators(unit, previous), _indicators(unit, period)
     old = {i.code: i for i in before}

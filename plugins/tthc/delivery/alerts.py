@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc import config
-from tthc.connections import SmtpEndpoint
-from tthc.mail import build_message, post_webhook, send
+from tthc.delivery.mail import build_message, post_webhook, send
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.quality.gate import GateResult, report_html
 from tthc.warehouse import schema as wh
 

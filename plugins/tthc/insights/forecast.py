@@ -40,7 +40,7 @@ from tthc.indicators.tables import ensure_tables, ind_unit_scores, refresh_cal_d
 from tthc.periods import Period
 from tthc.reports.formatting import format_number
 
-METHODS = ("blend", "month_to_date", "previous")
+METHODS = config.FORECAST_METHODS
 DEFAULT_METHOD = "blend"
 GROUPS = range(1, 7)
 
@@ -193,7 +193,7 @@ def method_note(settings: config.Forecast, share: float) -> str:
 
 def weekly_forecast(engine: Engine, cut_off: dt.datetime, settings: config.Forecast | None = None
                     ) -> tuple[list[ProjectedScore], str]:
-    """Rows and the method note of the office's weekly mail (tthc.early_warning)."""
+    """Rows and the method note of the office's weekly mail (tthc.insights.early_warning)."""
     settings = settings or config.forecast()
     rows = forecast_month(engine, cut_off, settings.method)
     share = rows[0].weight if rows else 0.0

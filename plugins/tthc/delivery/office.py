@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc import config
-from tthc.connections import SmtpEndpoint
-from tthc.mail import Attachment, build_message, send
-from tthc.monthly import read_manifest, write_manifest
+from tthc.delivery.mail import Attachment, build_message, send
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.quality.gate import month_status
 from tthc.reports.formatting import format_month
+from tthc.reports.month_folder import read_manifest, write_manifest
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert
 

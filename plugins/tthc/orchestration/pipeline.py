@@ -1,7 +1,9 @@
 """The steps the DAGs wire together. Each acts on its run's period and start, never on "now".
 
-Inputs are plain values (period codes, ISO times) so that they pass through XCom; outputs are
-small summaries. Connections are resolved here, not in the DAG files.
+The DAG files make tasks of these functions as they are (`task(pipeline.extract_source)`), so
+inputs are plain values that pass through XCom — period codes, and instants as naive local ISO
+text (datetimes are accepted too, for callers outside Airflow); outputs are small summaries.
+Connections are resolved here, not in the DAG files.
 """
 
 from __future__ import annotations
@@ -9,29 +11,32 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from tthc import config, connections
+from tthc import config
 from tthc.extract import national, provincial
+from tthc.orchestration import connections
+from tthc.orchestration.runtime import instant
 from tthc.periods import Period
 from tthc.quality.gate import run_gate
 from tthc.warehouse.db import engine_for_url
 
 log = logging.getLogger(__name__)
+Instant = str | dt.datetime  # naive local time; ISO text when it comes through XCom
 
 
 def warehouse_engine():
     return engine_for_url(connections.database_url(connections.WAREHOUSE))
 
 
-def extract_source(run_key: str, upper_bound: dt.datetime, reread_from: dt.datetime | None = None) -> dict:
+def extract_source(run_key: str, upper_bound: Instant, reread_from: Instant | None = None) -> dict:
     """Incremental load of the replica's tables; the watermark advances to `upper_bound`."""
     limits = config.thresholds()
     source = engine_for_url(connections.database_url(connections.SOURCE))
-    loads = provincial.extract_all(source, warehouse_engine(), run_key, upper_bound,
-                                   dt.timedelta(minutes=limits.watermark_overlap_minutes), reread_from)
+    loads = provincial.extract_all(source, warehouse_engine(), run_key, instant(upper_bound),
+                                   dt.timedelta(minutes=limits.watermark_overlap_minutes), instant(reread_from))
     return {load.stream: load.rows for load in loads}
 
 
-def extract_national(run_key: str, pass_started: dt.datetime, reread_from: dt.datetime | None = None) -> dict:
+def extract_national(run_key: str, pass_started: Instant, reread_from: Instant | None = None) -> dict:
     """One pass over every national feed; each feed commits only when it was read whole."""
     limits = config.thresholds()
     endpoint = connections.national_endpoint()
@@ -44,17 +49,18 @@ def extract_national(run_key: str, pass_started: dt.datetime, reread_from: dt.da
     margin = dt.timedelta(minutes=limits.national_safety_margin_minutes)
     out = {}
     for feed in national.feeds(config.province().code):
-        load = national.load_feed(client, engine, feed, run_key, pass_started, margin, reread_from)
+        load = national.load_feed(client, engine, feed, run_key, instant(pass_started), margin, instant(reread_from))
         out[load.stream] = {"items": load.items, "staged": load.staged, "unreadable": len(load.unreadable)}
     return out
 
 
-def quality_gate(dag_id: str, period: str, run_started_at: dt.datetime) -> dict:
+def quality_gate(dag_id: str, period: str, run_started_at: Instant) -> dict:
     """Validate, quarantine, exclude; alert the engineers of new failures. Returns the status."""
-    from tthc.alerts import alert_quality
+    from tthc.delivery.alerts import alert_quality
 
     engine = warehouse_engine()
-    result = run_gate(engine, connections.database_url(connections.WAREHOUSE), dag_id, period, run_started_at)
+    result = run_gate(engine, connections.database_url(connections.WAREHOUSE), dag_id, period,
+                      instant(run_started_at))
     alerted: list[str] = []
     if result.failed:
         try:
@@ -66,8 +72,8 @@ def quality_gate(dag_id: str, period: str, run_started_at: dt.datetime) -> dict:
             "excluded_dossiers": result.excluded_dossiers}
 
 
-def early_warning(cut_off: dt.datetime, send: bool) -> dict:
-    """The night's early warning (tthc.early_warning) as of the run's cut-off.
+def early_warning(cut_off: Instant, send: bool) -> dict:
+    """The night's early warning (tthc.insights.early_warning) as of the run's cut-off.
 
     Only runs that send (scheduled nights, or `send: true`) mail anyone; the others — backfills
     of past nights, manual and demo runs — count what would be announced and record nothing,
@@ -76,10 +82,10 @@ def early_warning(cut_off: dt.datetime, send: bool) -> dict:
     the engineers are alerted (once per night, by every channel that works) and the task's
     summary says what was not sent.
     """
-    from tthc import early_warning as ew
-    from tthc.alerts import alert_engineers_once
+    from tthc.delivery.alerts import alert_engineers_once
+    from tthc.insights import early_warning as ew
 
-    engine = warehouse_engine()
+    engine, cut_off = warehouse_engine(), instant(cut_off)
     if not send:
         items = ew.select_warnings(engine, cut_off)
         log.info("early warning %s: not sending (a backfill or manual run); %d item(s) due, none announced",
@@ -95,11 +101,11 @@ def early_warning(cut_off: dt.datetime, send: bool) -> dict:
     return out
 
 
-def compute_indicators(period: str, run_started_at: dt.datetime) -> dict:
+def compute_indicators(period: str, run_started_at: Instant) -> dict:
     from tthc.indicators.engine import compute_period
 
     Period(period)  # validates the code before any work
-    return compute_period(warehouse_engine(), period, run_started_at)
+    return compute_period(warehouse_engine(), period, instant(run_started_at))
 
 
 def _build_id(run_id: str) -> str:
@@ -108,39 +114,39 @@ def _build_id(run_id: str) -> str:
     return hashlib.sha1(run_id.encode()).hexdigest()[:10]
 
 
-def start_month_folder(period: str, cut_off: dt.datetime, run_id: str) -> str:
-    from tthc.monthly import start_month_folder as start
+def start_month_folder(period: str, cut_off: Instant, run_id: str) -> str:
+    from tthc.reports.month_folder import start_month_folder as start
 
-    return str(start(warehouse_engine(), period, connections.output_dir(), cut_off, _build_id(run_id)))
+    return str(start(warehouse_engine(), period, connections.output_dir(), instant(cut_off), _build_id(run_id)))
 
 
 def plan_scorecards(period: str) -> list[list[str]]:
-    from tthc.monthly import scorecard_units, unit_batches
+    from tthc.reports.month_folder import scorecard_units, unit_batches
 
     return unit_batches(scorecard_units(warehouse_engine(), period), config.thresholds().scorecards_per_render_task)
 
 
-def render_scorecards(period: str, cut_off: dt.datetime, staging: str, units: list[str]) -> int:
+def render_scorecards(period: str, cut_off: Instant, staging: str, units: list[str]) -> int:
     from pathlib import Path
 
-    from tthc.monthly import render_scorecards as render
+    from tthc.reports.month_folder import render_scorecards as render
 
-    done = render(warehouse_engine(), period, Path(staging), cut_off, units,
+    done = render(warehouse_engine(), period, Path(staging), instant(cut_off), units,
                   workers=config.thresholds().render_processes_per_task)
     return len(done)
 
 
-def finish_month_folder(period: str, cut_off: dt.datetime, staging: str) -> dict:
+def finish_month_folder(period: str, cut_off: Instant, staging: str) -> dict:
     from pathlib import Path
 
-    from tthc.monthly import finish_month_folder as finish
+    from tthc.reports.month_folder import finish_month_folder as finish
 
-    folder = finish(warehouse_engine(), period, Path(staging), cut_off)
+    folder = finish(warehouse_engine(), period, Path(staging), instant(cut_off))
     return {"folder": str(folder), "scorecards": len(list((folder / "scorecards").glob("*.pdf")))}
 
 
 def deliver(period: str, send: bool, resend: bool) -> dict:
-    from tthc.delivery import deliver_month
+    from tthc.delivery.office import deliver_month
 
     try:
         smtp = connections.smtp_endpoint()

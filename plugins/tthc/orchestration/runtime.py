@@ -11,11 +11,12 @@ TIMEZONE = "Asia/Ho_Chi_Minh"
 NIGHTLY_CRON = "0 0 * * *"  # at 00:00 local, for the day that just ended
 MONTHLY_CRON = "0 0 1 * *"  # at 00:00 local on the 1st, for the month that just ended
 START_DATE = dt.datetime(2025, 1, 1, tzinfo=ZoneInfo(TIMEZONE))  # the city's first month
+NIGHTLY_DAG, MONTHLY_DAG = "tthc_nightly", "tthc_monthly_scorecards"
 
 
 def default_args() -> dict:
     """Every task of both DAGs: retried with backoff, and the engineers told when it fails."""
-    from tthc.notify import EngineerFailureNotifier
+    from tthc.delivery.failure_notifier import EngineerFailureNotifier
 
     return {
         "owner": "data-platform",
@@ -26,21 +27,36 @@ def default_args() -> dict:
     }
 
 
-def cut_off(context) -> str:
-    """The run's start as naive local ISO time: the cut-off of what the sources hold (indicators.md §0).
+def run_facts(context) -> dict:
+    """What every later task of the run takes as arguments (XCom, `multiple_outputs`).
 
-    Taken by the run's first task, when work begins, and handed to every later task through
-    XCom, so that all of a run's tasks — and a retry of one of them — use the same instant.
-    (`dag.test()` stamps the run's start_date with its logical date, so the task's own start is
-    the reliable reading.)
+    `cut_off`: the run's start as naive local ISO time, the cut-off of what the sources hold
+    (indicators.md §0). Taken by the run's first task, when work begins, so that all of a run's
+    tasks — and a retry of one of them — use the same instant. (`dag.test()` stamps the run's
+    start_date with its logical date, so the task's own start is the reliable reading.)
+    `period`: the month (monthly DAG) or the day (nightly DAG) the run covers; `run_key`: one
+    per DAG and period, so a rerun overwrites, never duplicates; `reread_from`, `send`, `resend`:
+    the params, resolved (see reread_from and should_send).
     """
     ti = context["ti"]
     start = getattr(ti, "start_date", None) or dt.datetime.now(dt.UTC)
-    return to_local_naive(start).replace(microsecond=0).isoformat()
+    dag_id = context["dag"].dag_id
+    period = monthly_period(context) if dag_id == MONTHLY_DAG else nightly_day(context)
+    reread = reread_from(context)
+    return {
+        "cut_off": to_local_naive(start).replace(microsecond=0).isoformat(),
+        "period": period,
+        "run_key": f"{dag_id}/{period}",
+        "run_id": context["run_id"],
+        "reread_from": reread.isoformat() if reread else None,
+        "send": should_send(context),
+        "resend": bool(context["params"].get("resend", False)),
+    }
 
 
-def parse_cut_off(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
+def instant(value: str | dt.datetime | None) -> dt.datetime | None:
+    """An instant passed through XCom (ISO text) as a datetime; datetimes pass unchanged."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def monthly_period(context) -> str:
@@ -49,13 +65,6 @@ def monthly_period(context) -> str:
 
 def nightly_day(context) -> str:
     return day_from_interval(context["data_interval_start"], context["data_interval_end"]).isoformat()
-
-
-def run_key(context) -> str:
-    """One key per DAG and period: a rerun of the same period overwrites, never duplicates."""
-    dag_id = context["dag"].dag_id
-    period = monthly_period(context) if dag_id.endswith("scorecards") else nightly_day(context)
-    return f"{dag_id}/{period}"
 
 
 def reread_from(context) -> dt.datetime | None:

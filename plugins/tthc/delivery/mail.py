@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from tthc.connections import SmtpEndpoint
+from tthc.orchestration.connections import SmtpEndpoint
 
 log = logging.getLogger(__name__)
 

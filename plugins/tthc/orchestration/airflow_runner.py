@@ -13,8 +13,8 @@ import subprocess
 import sys
 from zoneinfo import ZoneInfo
 
+from tthc.orchestration.runtime import TIMEZONE
 from tthc.paths import REPO_ROOT
-from tthc.runtime import TIMEZONE
 
 
 class DagRunFailed(RuntimeError):

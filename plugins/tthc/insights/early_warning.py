@@ -27,11 +27,11 @@ then marked `sent`; a failed call removes them so the next night retries, and a 
 `sending` by a crash counts as announced (a possible miss rather than a double mail).
 
 Once a week (from `office_weekday` on, until it has gone out that ISO week) the office gets a
-summary: the open warnings per unit and the month-end forecast of the index (tthc.forecast).
+summary: the open warnings per unit and the month-end forecast of the index (tthc.insights.forecast).
 
 A mail that cannot be sent is not an error of the run: its items stay unannounced (the next
 night announces them if they are still due), the run's summary lists what was not sent, and
-the caller decides whom to tell (tthc.pipeline.early_warning alerts the engineers). When the
+the caller decides whom to tell (tthc.orchestration.pipeline.early_warning alerts the engineers). When the
 server itself fails (unreachable, refused, login), the remaining mails are not attempted:
 each would wait for the same timeout.
 """
@@ -51,10 +51,11 @@ import sqlalchemy as sa
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, Table, Text
 from sqlalchemy.engine import Connection, Engine
 
-from tthc import config, mail
+from tthc import config
 from tthc.calendar import WorkingCalendar, load_calendar
-from tthc.connections import SmtpEndpoint
+from tthc.delivery import mail
 from tthc.indicators.finishers import EIGHT_WORKING_HOURS, FEEDBACK_DAYS
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.paths import TEMPLATE_DIR
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert
@@ -405,7 +406,7 @@ def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,
     """The nightly task: select, de-duplicate, mail each unit with something new, then the office weekly.
 
     `forecast(engine, cut_off)` -> (rows, method note) feeds the office's weekly summary
-    (tthc.forecast.weekly_forecast by default). Mails that fail are listed in the returned
+    (tthc.insights.forecast.weekly_forecast by default). Mails that fail are listed in the returned
     run (`undelivered`), never raised: their items stay unannounced for the next night.
     """
     rec = recipients or config.recipients()
@@ -441,7 +442,7 @@ def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,
         run.office_summary_failed = True
     elif week is not None:
         if forecast is None:
-            from tthc.forecast import weekly_forecast as forecast
+            from tthc.insights.forecast import weekly_forecast as forecast
         rows, note = forecast(engine, cut_off)
         subject, body = office_mail_text(cut_off, items, rows, note)
         try:

@@ -7,8 +7,8 @@ import logging
 from airflow.sdk import BaseNotifier
 
 from tthc import config
-from tthc.connections import smtp_endpoint
-from tthc.mail import build_message, post_webhook, send
+from tthc.delivery.mail import build_message, post_webhook, send
+from tthc.orchestration.connections import smtp_endpoint
 
 log = logging.getLogger(__name__)
 

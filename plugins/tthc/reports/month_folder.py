@@ -27,11 +27,11 @@ from tthc import config
 from tthc.indicators.catalogue import PROVINCE_CODE, load_catalogue
 from tthc.indicators.export import export_period
 from tthc.indicators.tables import ind_results, ind_unit_scores, ind_violations
+from tthc.insights.score_change import PAYMENT_COMPONENT, costly_items, score_changes, write_score_changes_csv
 from tthc.periods import Period
 from tthc.quality.gate import month_status
 from tthc.reports import model as m
 from tthc.reports.render import render_ranking_pdf, render_ranking_xlsx, render_scorecard
-from tthc.score_change import PAYMENT_COMPONENT, costly_items, score_changes, write_score_changes_csv
 from tthc.warehouse import schema as wh
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _float(x) -> float | None:
 def score_change_sections(engine: Engine, period: str, top_n: int, units: Collection[str] | None = None
                           ) -> dict[str, m.ScoreChangeSection]:
     """Each unit's (or only `units`') "Vì sao điểm thay đổi": the exact decomposition against the
-    previous month and its `top_n` costliest failed items (tthc.score_change)."""
+    previous month and its `top_n` costliest failed items (tthc.insights.score_change)."""
     cat = load_catalogue()
     costly = costly_items(engine, period, top_n, cat, units)
 
