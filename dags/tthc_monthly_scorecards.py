@@ -54,7 +54,7 @@ def tthc_monthly_scorecards():
     gate = task(pipeline.quality_gate)(runtime.MONTHLY_DAG, period, cut_off)
     computed = task(pipeline.compute_indicators)(period, cut_off)
     extracted >> gate >> computed
-    staging = task(pipeline.start_month_folder)(period, cut_off, run["run_id"])
+    staging = task(pipeline.start_month_folder)(period, cut_off, run["dag_run_id"])
     batches = task(pipeline.plan_scorecards)(period)
     computed >> [staging, batches]
     # One mapped task per batch of units: the executor spreads the rendering over its workers.

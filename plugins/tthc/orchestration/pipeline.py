@@ -114,10 +114,10 @@ def _build_id(run_id: str) -> str:
     return hashlib.sha1(run_id.encode()).hexdigest()[:10]
 
 
-def start_month_folder(period: str, cut_off: Instant, run_id: str) -> str:
+def start_month_folder(period: str, cut_off: Instant, dag_run_id: str) -> str:
     from tthc.reports.month_folder import start_month_folder as start
 
-    return str(start(warehouse_engine(), period, connections.output_dir(), instant(cut_off), _build_id(run_id)))
+    return str(start(warehouse_engine(), period, connections.output_dir(), instant(cut_off), _build_id(dag_run_id)))
 
 
 def plan_scorecards(period: str) -> list[list[str]]:

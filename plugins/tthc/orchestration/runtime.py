@@ -47,7 +47,7 @@ def run_facts(context) -> dict:
         "cut_off": to_local_naive(start).replace(microsecond=0).isoformat(),
         "period": period,
         "run_key": f"{dag_id}/{period}",
-        "run_id": context["run_id"],
+        "dag_run_id": context["run_id"],
         "reread_from": reread.isoformat() if reread else None,
         "send": should_send(context),
         "resend": bool(context["params"].get("resend", False)),
