@@ -30,7 +30,7 @@ from tthc.sim.national import announcements, dossier_ratings, feedback, synced_d
 from tthc.sim.national_store import create_national_store, drop_national_store
 from tthc.sim.reference import HISTORY_START, PROVINCE
 from tthc.sim.settings import GeneratorConfig, load_generator_config
-from tthc.sim.source_schema import create_source_schema, drop_source_schema
+from tthc.sim.source_schema import SOURCE_COLUMNS, create_source_schema, drop_source_schema
 from tthc.sim.textfmt import sql_ts
 from tthc.sim.worktime import WorkClock, day_seconds
 
@@ -183,22 +183,7 @@ def _write_reference(src: BulkWriter, province, now_day: dt.date, summary: Gener
         },
     )
     p = province.procedures
-    columns = (
-        "procedure_code",
-        "name",
-        "field",
-        "owner_unit_code",
-        "authority_tier",
-        "online_level",
-        "has_fee",
-        "is_certification",
-        "has_eform",
-        "reuse_eligible",
-        "published_duration",
-        "published_duration_unit",
-        "configured_duration",
-        "configured_duration_unit",
-    )
+    columns = [c for c, _ in SOURCE_COLUMNS["procedures"] if c != "updated_at"]  # stamped below
     rows = {c: p[c] for c in columns}
     for c in ("has_fee", "is_certification", "has_eform", "reuse_eligible"):
         rows[c] = p[c].astype(bool)
