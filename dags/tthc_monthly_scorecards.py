@@ -56,7 +56,7 @@ def tthc_monthly_scorecards():
     extracted >> gate >> computed
     staging = task(pipeline.start_month_folder)(period, cut_off, run["dag_run_id"])
     batches = task(pipeline.plan_scorecards)(period)
-    computed >> [staging, batches]
+    computed >> [staging, batches, task(pipeline.backtest_forecast)(period, cut_off)]
     # One mapped task per batch of units: the executor spreads the rendering over its workers.
     rendered = (task(pipeline.render_scorecards, max_active_tis_per_dagrun=8)
                 .partial(period=period, cut_off=cut_off, staging=staging).expand(units=batches))

@@ -225,12 +225,35 @@ def test_office_gets_the_weekly_summary_with_the_forecast_once(wh, smtp_server):
     office = [m for m in inbox if m["To"] == "vanphong@hue.example.vn"]
     assert run.office_summary_sent and len(office) == 1
     text = office[0].get_content()
-    assert "Dự báo Chỉ số cuối tháng" in text and "Phương pháp" in text and "U3" in text
-    # the method and its back-test error, as config/forecast.yaml records them
+    assert "Dự báo Chỉ số cuối tháng" in text and "Phương pháp" in text
+    # no closed month back-tested in this warehouse: the default method, and no error claimed
     assert "bình quân gia quyền với điểm tháng trước" in text
-    assert "Sai số tuyệt đối trung bình" in text and "2,51 điểm (thang 100)" in text
+    assert "Chưa thể nêu sai số của dự báo" in text and "điểm (thang 100)" not in text
+    # units by name, in both tables; U3's only dossier this month came on the 3rd: it has figures
+    rows = [line for line in text.splitlines() if line.startswith("Đơn vị ")]
+    assert {line.split("  ")[0] for line in rows} == {"Đơn vị U1", "Đơn vị U2", "Đơn vị U3"}
+    assert not any(line.startswith(("U1 ", "U2 ", "U3 ")) for line in text.splitlines())
     ew.send_warnings(wh.engine, monday + dt.timedelta(hours=3), smtp, recipients(), ew.WarningRules(office_weekday=0))
     assert len([m for m in inbox if m["To"] == "vanphong@hue.example.vn"]) == 1  # once a week
+
+
+def test_the_office_table_says_when_a_unit_has_no_dossier_yet(wh, smtp_server):
+    wh.dossier("U1-MARCH", "U1", "P1", received_at=at(2025, 3, 3, 9), due_at=at(2025, 3, 20, 17))
+    smtp, inbox = endpoint(smtp_server), smtp_server[2].messages
+    ew.send_warnings(wh.engine, at(2025, 3, 17), smtp, recipients(), ew.WarningRules(office_weekday=0))
+    [office] = [m for m in inbox if m["To"] == "vanphong@hue.example.vn"]
+    lines = {line.split("  ")[0]: line for line in office.get_content().splitlines() if line.startswith("Đơn vị ")}
+    assert "chưa có hồ sơ" not in lines["Đơn vị U1"]
+    assert lines["Đơn vị U2"].count("chưa có hồ sơ") == 2 and lines["Đơn vị U3"].count("chưa có hồ sơ") == 2
+
+
+def test_a_month_without_any_dossier_says_so_above_the_table(wh, smtp_server):
+    smtp, inbox = endpoint(smtp_server), smtp_server[2].messages
+    ew.send_warnings(wh.engine, at(2025, 3, 17), smtp, recipients(), ew.WarningRules(office_weekday=0))
+    [office] = [m for m in inbox if m["To"] == "vanphong@hue.example.vn"]
+    text = office.get_content()
+    assert "Từ đầu tháng đến nay chưa có hồ sơ nào" in text
+    assert text.index("Từ đầu tháng đến nay chưa có hồ sơ nào") < text.index("Cơ quan, đơn vị", text.index("Dự báo"))
 
 
 def test_selection_agrees_on_postgresql(pg_database):

@@ -4,6 +4,7 @@ warehouses: changes picked up, reruns idempotent, a source that is down fails cl
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import sqlite3
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from tthc.extract.provincial import TABLE_ORDER, SourceUnavailable, extract_all
 from tthc.sim.generator import generate
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import engine_for_url
+from tthc.warehouse.db import SourceMissing, engine_for_url, source_engine
 
 FIRST_DAY, LAST_DAY = dt.date(2025, 3, 1), dt.date(2025, 3, 10)
 NIGHT_1 = dt.datetime(2025, 3, 11)  # the replica is generated as seen at 00:00 after LAST_DAY
@@ -233,3 +234,35 @@ def test_reextract_rereads_a_corrected_window(replica, tmp_path):
     with warehouse.connect() as conn:  # the watermark still only moves forward
         marks = conn.execute(sa.select(wh.etl_watermarks.c.watermark)).scalars().all()
     assert set(marks) == {NIGHT_3}
+
+
+# --- the source is only ever read (sources.md: we do not own it) ----------------------------
+def test_a_missing_sqlite_source_is_an_error_naming_its_path_and_nothing_is_created(tmp_path):
+    missing = tmp_path / "no-such-folder" / "replica.db"
+    with pytest.raises(SourceMissing, match=str(missing)):
+        source_engine(f"sqlite:///{missing}")
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_extraction_leaves_the_replica_byte_for_byte_unchanged(replica, tmp_path):
+    before = hashlib.sha256(replica.read_bytes()).hexdigest()
+    source = source_engine(f"sqlite:///{replica}")
+    extract_all(source, engine_for_url(f"sqlite:///{tmp_path / 'warehouse.db'}"), "tthc_nightly/2025-03-10",
+                NIGHT_1, OVERLAP)
+    with source.connect() as conn, pytest.raises(sa.exc.OperationalError, match="readonly"):
+        conn.execute(sa.text("UPDATE units SET name = name"))
+    source.dispose()
+    assert hashlib.sha256(replica.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in replica.parent.iterdir() if p.name.startswith("replica.db")) == ["replica.db"]
+
+
+@pytest.mark.postgres
+def test_a_postgresql_source_is_opened_read_only(pg_database):
+    with engine_for_url(pg_database).begin() as conn:
+        conn.execute(sa.text("CREATE TABLE units (unit_code text)"))
+    source = source_engine(pg_database)
+    with source.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM units")).scalar_one() == 0
+        with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
+            conn.execute(sa.text("INSERT INTO units VALUES ('X')"))
+    source.dispose()

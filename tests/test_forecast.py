@@ -13,6 +13,7 @@ from tthc.calendar import load_calendar
 from tthc.indicators.tables import ind_results
 from tthc.insights import forecast as fc
 from tthc.periods import Period
+from tthc.warehouse import schema
 
 MARCH = Period("2025-03")
 
@@ -96,36 +97,93 @@ def test_backtest_reports_the_error_of_each_method(wh):
 def test_weekly_forecast_rows_and_method_note(wh):
     plant_three_months(wh)
     rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 17))
-    assert [r.unit_code for r in rows] == ["U1", "U2", "H57"]
+    assert [(r.unit_code, r.unit_name) for r in rows] == [("U1", "Đơn vị U1"), ("U2", "Đơn vị U2"),
+                                                          ("H57", "Thành phố Huế")]
     u1 = rows[0]
     share = fc.elapsed_share(load_calendar(), MARCH, at(2025, 3, 17))
-    assert u1.weight == share
+    assert u1.has_dossiers
     assert u1.projected == pytest.approx(share * u1.month_to_date + (1 - share) * u1.previous)
-    # the shipped config: the blend, and its back-test error on generated months
-    shipped = config.forecast()
-    assert shipped.method == "blend"
+    # no month closed by a monthly run yet: the default method, and no error stated
+    assert config.forecast().default_method == "blend"
     assert "bình quân gia quyền" in note and "ngày làm việc" in note and f"({share:.0%})" in note
-    assert f"{shipped.mae:.2f}".replace(".", ",") + " điểm" in note and "dữ liệu mô phỏng" in note
-    assert f"{shipped.backtest.unit_months} lượt" in note and "ngày 15" in note
+    assert "Chưa thể nêu sai số" in note and "hiện mới có 0 tháng" in note and "điểm (thang 100)" not in note
 
 
-def test_the_note_states_the_configured_method_and_its_own_error(wh):
+def plant_changing_months(wh: Warehouse, months: list[int]) -> None:
+    """U1 alternates: every dossier late one month, every one on time the next; all of a month's
+    dossiers are received on its 2nd–5th and finished before the 8th, so by the 8th the month's own
+    data already says how it ends, and last month says the opposite. U2 is always on time."""
+    wh.unit("U1")
+    wh.unit("U2")
+    wh.procedure("P1")
+    for n, month in enumerate(months):
+        for i in range(4):
+            received = at(2025, month, 2 + i, 9)
+            due = received + dt.timedelta(days=1)
+            late = n % 2 == 0
+            done = due + dt.timedelta(hours=5) if late else received + dt.timedelta(hours=3)
+            wh.dossier(f"U1-{month}-{i}", "U1", "P1", received_at=received, due_at=due, completed_at=done, status=9)
+            wh.dossier(f"U2-{month}-{i}", "U2", "P1", received_at=received, due_at=due,
+                       completed_at=received + dt.timedelta(hours=1), status=9)
+
+
+def test_the_monthly_run_measures_each_method_on_the_provinces_own_months_and_the_best_is_used(wh):
+    plant_changing_months(wh, list(range(1, 9)))
+    for month in range(1, 8):
+        wh.compute(f"2025-{month:02d}")  # the monthly runs of January to July
+    settings = config.forecast()
+    out = fc.backtest_closed_months(wh.engine, "2025-07", at(2025, 8, 1), settings)
+    assert out["months"] == ["2025-02", "2025-03", "2025-04", "2025-05", "2025-06", "2025-07"]
+    accuracy = fc.stored_accuracy(wh.engine, at(2025, 8, 11))  # Monday 11 August: nearest day 8
+    assert accuracy.cut_off_day == 8 and len(accuracy.months) == 6 and accuracy.unit_months == 12
+    assert accuracy.mae["month_to_date"] < accuracy.mae["blend"] < accuracy.mae["previous"]
+    assert accuracy.method == "month_to_date"
+    rows, note = fc.weekly_forecast(wh.engine, at(2025, 8, 11), settings)
+    assert next(r for r in rows if r.unit_code == "U1").projected == rows[0].month_to_date
+    assert "lấy kết quả đó làm dự báo" in note and "bình quân gia quyền" not in note
+    mae = f"{accuracy.mae['month_to_date']:.2f}".replace(".", ",")
+    assert "trên 6 tháng gần nhất của tỉnh (2/2025, 3/2025, 4/2025, 5/2025, 6/2025, 7/2025; 12 lượt đơn vị – tháng" \
+        in note and f"{mae} điểm (thang 100)" in note and "ngày 8" in note
+    # a rerun of the month replaces its rows, never adds to them
+    fc.backtest_closed_months(wh.engine, "2025-07", at(2025, 8, 2), settings)
+    with wh.engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(schema.forecast_backtests)).scalar_one()
+    assert stored == len(settings.cut_off_days) * len(fc.METHODS)
+
+
+def test_with_two_closed_months_the_error_cannot_be_stated_yet(wh):
+    plant_changing_months(wh, [1, 2, 3])
+    for month in (1, 2):
+        wh.compute(f"2025-{month:02d}")
+    out = fc.backtest_closed_months(wh.engine, "2025-02", at(2025, 3, 1))
+    assert out == {"months": ["2025-01", "2025-02"], "stored": False, "mae": {}}
+    rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 10))
+    assert "Chưa thể nêu sai số của dự báo: cần ít nhất 3 tháng" in note and "bình quân gia quyền" in note
+    assert "Sai số tuyệt đối" not in note
+
+
+def test_ties_go_to_the_simpler_method():
+    tie = fc.Accuracy(15, ("2025-01",), 4, {"blend": 1.5, "month_to_date": 1.5, "previous": 2.0})
+    assert tie.method == "month_to_date"
+    assert fc.Accuracy(15, ("2025-01",), 4, {"blend": 1.0, "month_to_date": 1.0, "previous": 1.0}).method == "previous"
+
+
+def test_a_unit_without_dossiers_yet_gets_no_figure_and_an_empty_month_says_so(wh):
     plant_three_months(wh)
-    backtest = config.Backtest(data="generated", dossiers_per_year=1000, periods=["2025-02"], cut_off_day=10,
-                               unit_months=12, mae={"blend": 2.0, "month_to_date": 1.234})
-    rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 17),
-                                    config.Forecast(method="month_to_date", backtest=backtest))
-    assert rows[0].projected == rows[0].month_to_date
-    assert "bình quân gia quyền" not in note and "lấy kết quả đó làm dự báo" in note
-    assert "1,23 điểm" in note and "12 lượt" in note and "2/2025" in note and "ngày 10" in note
+    wh.unit("U3")  # no dossier in March
+    rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 17))
+    by_unit = {r.unit_code: r for r in rows}
+    assert by_unit["U1"].has_dossiers and not by_unit["U3"].has_dossiers
+    assert not note.startswith(fc.NO_DOSSIERS_NOTE)
+    rows, note = fc.weekly_forecast(wh.engine, at(2025, 4, 1, 0) + dt.timedelta(days=1))  # 2 April: none yet
+    assert note.startswith(fc.NO_DOSSIERS_NOTE) and not any(r.has_dossiers for r in rows)
 
 
-def test_a_method_without_a_measured_error_is_refused():
-    backtest = {"data": "generated", "dossiers_per_year": 1, "periods": ["2025-02"], "cut_off_day": 15,
-                "unit_months": 1, "mae": {"blend": 2.5}}
-    with pytest.raises(ValueError, match="no back-test error"):
-        config.Forecast(method="previous", backtest=backtest)
-    with pytest.raises(ValueError, match="is not one of"):
-        config.Forecast(method="trend", backtest=backtest)
-    with pytest.raises(ValueError, match="unknown method"):
-        config.Forecast(method="blend", backtest={**backtest, "mae": {"blend": 2.5, "guess": 1.0}})
+def test_forecast_settings_are_validated():
+    good = {"default_method": "blend", "backtest_months": 6, "min_backtest_months": 3, "cut_off_days": [8, 15]}
+    assert config.Forecast(**good).backtest_months == 6
+    for bad, message in (({"default_method": "trend"}, "is not one of"),
+                         ({"min_backtest_months": 7}, "cannot exceed"),
+                         ({"cut_off_days": [8, 8]}, "distinct days"), ({"cut_off_days": [30]}, "distinct days")):
+        with pytest.raises(ValueError, match=message):
+            config.Forecast(**(good | bad))

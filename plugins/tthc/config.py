@@ -144,47 +144,29 @@ class Province(Strict):
 
 # --- forecast.yaml ---------------------------------------------------------------------
 # The month-end forecast's methods (tthc.insights.forecast implements them), named here so that
-# the config can check forecast.yaml without importing the forecast.
-FORECAST_METHODS = ("blend", "month_to_date", "previous")
-
-
-class Backtest(Strict):
-    """The forecast's error replayed on past months (bench/bench_forecast.py prints these figures)."""
-
-    data: str = Field(description="what the months were: 'generated' (tthc.sim) or 'real'")
-    dossiers_per_year: int = Field(ge=1)
-    periods: list[str] = Field(min_length=1)
-    cut_off_day: int = Field(ge=1, le=28)
-    unit_months: int = Field(ge=1, description="(unit, month) pairs compared")
-    mae: dict[str, float] = Field(min_length=1, description="method -> mean absolute error of the total")
-
-    @model_validator(mode="after")
-    def _known_methods(self) -> Backtest:
-        unknown = sorted(set(self.mae) - set(FORECAST_METHODS))
-        if unknown:
-            raise ValueError(f"mae: unknown method(s) {', '.join(unknown)}; one of {', '.join(FORECAST_METHODS)}")
-        if any(v < 0 for v in self.mae.values()):
-            raise ValueError("mae: an error cannot be negative")
-        return self
+# the config can check forecast.yaml without importing the forecast. Simplest first: where two
+# methods err alike on the province's own months, the simpler one is used.
+FORECAST_METHODS = ("previous", "month_to_date", "blend")
 
 
 class Forecast(Strict):
-    """The method of the office's weekly forecast and its measured error (stated in the mail)."""
+    """How the office's weekly forecast is chosen. Its error is measured on the warehouse's own
+    months by every monthly run (tthc.insights.forecast.backtest_closed_months), never configured."""
 
-    method: str
-    backtest: Backtest
+    default_method: str = Field(description="used until enough closed months are back-tested")
+    backtest_months: int = Field(ge=1, le=36, description="the last N closed months back-tested")
+    min_backtest_months: int = Field(ge=1, description="fewer: the mail says the error cannot be stated yet")
+    cut_off_days: list[int] = Field(min_length=1, description="days of the month the forecast is replayed at")
 
     @model_validator(mode="after")
-    def _measured(self) -> Forecast:
-        if self.method not in FORECAST_METHODS:
-            raise ValueError(f"method '{self.method}' is not one of {', '.join(FORECAST_METHODS)}")
-        if self.method not in self.backtest.mae:
-            raise ValueError(f"method '{self.method}' has no back-test error in backtest.mae: the mail must state it")
+    def _consistent(self) -> Forecast:
+        if self.default_method not in FORECAST_METHODS:
+            raise ValueError(f"default_method '{self.default_method}' is not one of {', '.join(FORECAST_METHODS)}")
+        if self.min_backtest_months > self.backtest_months:
+            raise ValueError("min_backtest_months cannot exceed backtest_months")
+        if any(not 1 <= d <= 28 for d in self.cut_off_days) or len(set(self.cut_off_days)) != len(self.cut_off_days):
+            raise ValueError("cut_off_days: distinct days from 1 to 28")
         return self
-
-    @property
-    def mae(self) -> float:
-        return self.backtest.mae[self.method]
 
 
 @functools.cache

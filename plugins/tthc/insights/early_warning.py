@@ -57,6 +57,7 @@ from tthc.delivery import mail
 from tthc.indicators.finishers import EIGHT_WORKING_HOURS, FEEDBACK_DAYS
 from tthc.orchestration.connections import SmtpEndpoint
 from tthc.paths import TEMPLATE_DIR
+from tthc.periods import Period
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert
 
@@ -339,13 +340,17 @@ def unit_mail_text(warning: UnitWarning, cut_off: dt.datetime) -> tuple[str, str
 
 
 def office_mail_text(cut_off: dt.datetime, open_items: list[WarningItem], forecast_rows: list,
-                     forecast_note: str) -> tuple[str, str]:
-    """(subject, body) of the office's weekly summary: open warnings per unit and the forecast."""
+                     forecast_note: str, units: dict[str, tuple[int, str]] | None = None) -> tuple[str, str]:
+    """(subject, body) of the office's weekly summary: open warnings per unit and the forecast.
+
+    `units`: code → (position, Vietnamese name), the ranked lists' order (forecast.units_as_ranked)."""
+    units = units or {}
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(ITEM_TYPES, 0))
     for item in open_items:
         counts[item.unit_code][item.item_type] += 1
+    ordered = sorted(counts, key=lambda code: (units.get(code, (len(units), code))[0], code))
     body = _environment().get_template(TEMPLATE).render(
-        office=True, cut_off=cut_off, counts=sorted(counts.items()),
+        office=True, cut_off=cut_off, counts=[(c, units.get(c, (0, c))[1], counts[c]) for c in ordered],
         forecast=forecast_rows, forecast_note=forecast_note)
     subject = f"[Cảnh báo sớm] Tổng hợp tuần và dự báo chỉ số cuối tháng ({cut_off:%d/%m/%Y})"
     return subject, body
@@ -441,10 +446,11 @@ def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,
     if week is not None and server_down:
         run.office_summary_failed = True
     elif week is not None:
-        if forecast is None:
-            from tthc.insights.forecast import weekly_forecast as forecast
-        rows, note = forecast(engine, cut_off)
-        subject, body = office_mail_text(cut_off, items, rows, note)
+        from tthc.insights.forecast import units_as_ranked, weekly_forecast
+
+        rows, note = (forecast or weekly_forecast)(engine, cut_off)
+        month = Period.of((cut_off - dt.timedelta(microseconds=1)).date())
+        subject, body = office_mail_text(cut_off, items, rows, note, units_as_ranked(engine, month))
         try:
             mail.send(smtp, mail.build_message(rec.sender, list(rec.office_to), subject, body,
                                                cc=list(rec.office_cc) or None))

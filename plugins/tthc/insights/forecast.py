@@ -16,9 +16,11 @@ Method (blend):
 
 `backtest` replays the method on past months of a warehouse (cut-off on a fixed day of each
 month) and measures the mean absolute error of the projected total against the month's
-final total, for the blend and for its two ingredients alone, so that the choice of method
-is argued by numbers (bench/bench_forecast.py prints them). The method the office's mail uses
-and its measured error are config (config/forecast.yaml): the mail states both.
+final total, for the blend and for its two ingredients alone. Every monthly run replays them on
+the warehouse's own last closed months (`backtest_closed_months`, config/forecast.yaml says how
+many and on which days) and stores the errors; the office's weekly mail forecasts with the method
+that erred least there and states that error with its basis (`weekly_forecast`). With too few
+closed months it says the error cannot be stated yet and uses the configured default method.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ from tthc.indicators.scoring import UnitScore
 from tthc.indicators.tables import ensure_tables, ind_unit_scores, refresh_cal_days, run_connection
 from tthc.periods import Period
 from tthc.reports.formatting import format_number
+from tthc.warehouse import schema as wh
 
-METHODS = config.FORECAST_METHODS
+METHODS = config.FORECAST_METHODS  # simplest first
 DEFAULT_METHOD = "blend"
+TIER_ORDER = ("department", "district", "commune")  # the ranked lists' order (reports.model)
 GROUPS = range(1, 7)
 
 
@@ -177,28 +181,154 @@ METHOD_NOTES = {
                       "hệ thống) và lấy kết quả đó làm dự báo cuối tháng."),
     "previous": "Phương pháp: lấy điểm của tháng trước làm dự báo cuối tháng.",
 }
-ERROR_NOTE = (" Sai số tuyệt đối trung bình của phương pháp này khi kiểm tra lại trên {data} (các tháng {periods}; "
-              "{unit_months} lượt đơn vị – tháng; dự báo vào ngày {day} của tháng): {mae} điểm (thang 100).")
-DATA_TITLES = {"generated": "dữ liệu mô phỏng", "real": "số liệu các tháng trước"}
+ERROR_NOTE = (" Phương pháp được chọn vì có sai số nhỏ nhất khi dự báo lại trên {n} tháng gần nhất của tỉnh "
+              "({periods}; {unit_months} lượt đơn vị – tháng; dự báo vào ngày {day} của tháng): sai số tuyệt "
+              "đối trung bình {mae} điểm (thang 100).")
+NO_ERROR_NOTE = (" Chưa thể nêu sai số của dự báo: cần ít nhất {need} tháng đã khóa số liệu của tỉnh để kiểm tra "
+                 "lại, hiện mới có {have} tháng.")
+NO_DOSSIERS_NOTE = "Từ đầu tháng đến nay chưa có hồ sơ nào; dự báo chưa có cơ sở tính."
 
 
-def method_note(settings: config.Forecast, share: float) -> str:
-    """The mail's statement of the method and of its back-test error (config/forecast.yaml)."""
-    bt = settings.backtest
-    periods = ", ".join(f"{int(p[5:])}/{p[:4]}" for p in bt.periods)
-    return METHOD_NOTES[settings.method].format(share=share) + ERROR_NOTE.format(
-        data=DATA_TITLES.get(bt.data, bt.data), unit_months=bt.unit_months, periods=periods,
-        day=bt.cut_off_day, mae=format_number(settings.mae))
+@dataclass(frozen=True)
+class Accuracy:
+    """The stored back-test a weekly mail relies on (forecast_backtests)."""
+
+    cut_off_day: int
+    months: tuple[str, ...]
+    unit_months: int
+    mae: dict[str, float]
+
+    @property
+    def method(self) -> str:
+        """The method that erred least; ties go to the simpler (FORECAST_METHODS' order)."""
+        return min(self.mae, key=lambda m: (round(self.mae[m], 9), METHODS.index(m)))
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    """One row of the office's weekly table: a unit by name; no figures while it has no dossier."""
+
+    unit_code: str
+    unit_name: str
+    has_dossiers: bool
+    month_to_date: float | None
+    previous: float | None
+    projected: float | None
+
+
+def closed_months(engine: Engine, period: str) -> list[str]:
+    """The months up to `period` whose final scores the monthly run stored, oldest first."""
+    ensure_tables(engine)
+    s = ind_unit_scores.c
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(s.period).distinct().where(s.period <= period).order_by(s.period))
+                    .scalars())
+
+
+def backtest_closed_months(engine: Engine, period: str, computed_at: dt.datetime,
+                           settings: config.Forecast | None = None) -> dict:
+    """The monthly run's back-test: every method, on the last N closed months up to `period`, at each
+    configured day; stored in forecast_backtests (a rerun replaces the period's rows)."""
+    settings = settings or config.forecast()
+    months = closed_months(engine, period)[-settings.backtest_months:]
+    rows = []
+    if len(months) >= settings.min_backtest_months:
+        for day in settings.cut_off_days:
+            result = backtest(engine, months, cut_off_day=day)
+            rows += [{"period": period, "cut_off_day": day, "method": m, "mae": result.mae.get(m),
+                      "unit_months": result.units, "months": ",".join(months), "computed_at": computed_at}
+                     for m in METHODS]
+    wh.create_all(engine)
+    t = wh.forecast_backtests
+    with engine.begin() as conn:
+        conn.execute(sa.delete(t).where(t.c.period == period))
+        if rows:
+            conn.execute(sa.insert(t), rows)
+    return {"months": months, "stored": bool(rows),
+            "mae": {f"{r['method']}@{r['cut_off_day']}": r["mae"] for r in rows}}
+
+
+def stored_accuracy(engine: Engine, cut_off: dt.datetime) -> Accuracy | None:
+    """The latest stored back-test before the cut-off's month, at the day nearest the cut-off's."""
+    wh.create_all(engine)
+    t = wh.forecast_backtests.c
+    month = Period.of((cut_off - dt.timedelta(microseconds=1)).date()).code
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(t.period)).where(t.period < month)).scalar_one_or_none()
+        if latest is None:
+            return None
+        rows = conn.execute(sa.select(wh.forecast_backtests).where(t.period == latest)).mappings().all()
+    day = min({r["cut_off_day"] for r in rows}, key=lambda d: (abs(d - cut_off.day), d))
+    chosen = [r for r in rows if r["cut_off_day"] == day and r["mae"] is not None]
+    if not chosen:
+        return None
+    return Accuracy(day, tuple(chosen[0]["months"].split(",")), chosen[0]["unit_months"],
+                    {r["method"]: r["mae"] for r in chosen})
+
+
+def _month_label(code: str) -> str:
+    return f"{int(code[5:])}/{code[:4]}"
+
+
+def method_note(method: str, share: float, accuracy: Accuracy | None, settings: config.Forecast) -> str:
+    """The mail's statement of the method and of its error on the province's own months."""
+    note = METHOD_NOTES[method].format(share=share)
+    if accuracy is None or len(accuracy.months) < settings.min_backtest_months:
+        return note + NO_ERROR_NOTE.format(need=settings.min_backtest_months,
+                                           have=len(accuracy.months) if accuracy else 0)
+    return note + ERROR_NOTE.format(n=len(accuracy.months), periods=", ".join(map(_month_label, accuracy.months)),
+                                    unit_months=accuracy.unit_months, day=accuracy.cut_off_day,
+                                    mae=format_number(accuracy.mae[method]))
+
+
+def units_as_ranked(engine: Engine, period: Period) -> dict[str, tuple[int, str]]:
+    """Unit code → (position, Vietnamese name), in the ranked lists' order: tier, then last month's
+    rank (unranked units after, by code); H57 last."""
+    ensure_tables(engine)
+    u, s = wh.stg_units.c, ind_unit_scores.c
+    previous = period.previous().code
+    with engine.connect() as conn:
+        units = conn.execute(sa.select(u.unit_code, u.name, u.tier)).all()
+        ranks = dict(conn.execute(sa.select(s.unit_code, s.rank).where(s.period == previous)).all())
+
+    def key(unit) -> tuple:
+        tier = TIER_ORDER.index(unit.tier) if unit.tier in TIER_ORDER else len(TIER_ORDER)
+        rank = ranks.get(unit.unit_code)
+        return (tier, rank is None, rank or 0, unit.unit_code)
+    order = {x.unit_code: (i, x.name or x.unit_code) for i, x in enumerate(sorted(units, key=key))}
+    order[PROVINCE_CODE] = (len(order), config.province().name_for(period.code))
+    return order
+
+
+def units_with_dossiers(engine: Engine, period: Period, cut_off: dt.datetime) -> set[str]:
+    """Units with a dossier submitted between the month's start and the cut-off."""
+    d = wh.stg_dossiers.c
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(d.unit_code).distinct().where(
+            d.submitted_at >= period.start, d.submitted_at < cut_off)).scalars())
 
 
 def weekly_forecast(engine: Engine, cut_off: dt.datetime, settings: config.Forecast | None = None
-                    ) -> tuple[list[ProjectedScore], str]:
-    """Rows and the method note of the office's weekly mail (tthc.insights.early_warning)."""
+                    ) -> tuple[list[ForecastRow], str]:
+    """Rows and the note of the office's weekly mail (tthc.insights.early_warning): the method that
+    erred least on the province's own closed months (or the default while there are too few)."""
     settings = settings or config.forecast()
-    rows = forecast_month(engine, cut_off, settings.method)
-    share = rows[0].weight if rows else 0.0
-    scored = [r for r in rows if r.projected is not None]
-    return scored, method_note(settings, share)
+    accuracy = stored_accuracy(engine, cut_off)
+    enough = accuracy is not None and len(accuracy.months) >= settings.min_backtest_months
+    method = accuracy.method if enough else settings.default_method
+    period = Period.of((cut_off - dt.timedelta(microseconds=1)).date())
+    projected = forecast_month(engine, cut_off, method)
+    share = projected[0].weight if projected else 0.0
+    order, active = units_as_ranked(engine, period), units_with_dossiers(engine, period, cut_off)
+    active |= {PROVINCE_CODE} if active else set()
+    rows = [ForecastRow(r.unit_code, order.get(r.unit_code, (0, r.unit_code))[1], r.unit_code in active,
+                        r.month_to_date, r.previous, r.projected)
+            for r in projected]
+    rows.sort(key=lambda r: (order.get(r.unit_code, (len(order), ""))[0], r.unit_code))
+    note = method_note(method, share, accuracy, settings)
+    if not active:
+        note = NO_DOSSIERS_NOTE + " " + note
+    return rows, note
 
 
 # --- back-test -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from tthc.orchestration import connections
 from tthc.orchestration.runtime import instant
 from tthc.periods import Period
 from tthc.quality.gate import run_gate
-from tthc.warehouse.db import engine_for_url
+from tthc.warehouse.db import engine_for_url, source_engine
 
 log = logging.getLogger(__name__)
 Instant = str | dt.datetime  # naive local time; ISO text when it comes through XCom
@@ -30,7 +30,7 @@ def warehouse_engine():
 def extract_source(run_key: str, upper_bound: Instant, reread_from: Instant | None = None) -> dict:
     """Incremental load of the replica's tables; the watermark advances to `upper_bound`."""
     limits = config.thresholds()
-    source = engine_for_url(connections.database_url(connections.SOURCE))
+    source = source_engine(connections.database_url(connections.SOURCE))
     loads = provincial.extract_all(source, warehouse_engine(), run_key, instant(upper_bound),
                                    dt.timedelta(minutes=limits.watermark_overlap_minutes), instant(reread_from))
     return {load.stream: load.rows for load in loads}
@@ -106,6 +106,13 @@ def compute_indicators(period: str, run_started_at: Instant) -> dict:
 
     Period(period)  # validates the code before any work
     return compute_period(warehouse_engine(), period, instant(run_started_at))
+
+
+def backtest_forecast(period: str, run_started_at: Instant) -> dict:
+    """The month-end forecast replayed on this province's own closed months (insights.forecast)."""
+    from tthc.insights.forecast import backtest_closed_months
+
+    return backtest_closed_months(warehouse_engine(), Period(period).code, instant(run_started_at))
 
 
 def _build_id(run_id: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +26,31 @@ def engine_for_url(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+class SourceMissing(RuntimeError):
+    """The source database the connection names does not exist."""
+
+
+@functools.cache
+def source_engine(url: str) -> Engine:
+    """An engine that can only read the source (sources.md: we do not own it).
+
+    SQLite opens the file read-only (`mode=ro`), so a wrong path is an error naming it and no
+    empty database is created there; PostgreSQL sessions are read-only transactions.
+    """
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            raise SourceMissing(f"connection 'tthc_source': no SQLite database at {path!r}; "
+                                "set AIRFLOW_CONN_TTHC_SOURCE to the replica's path")
+        ro = parsed.set(database=f"file:{Path(path).resolve()}?mode=ro", query={"uri": "true"})
+        return sa.create_engine(ro)
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(parsed, pool_pre_ping=True,
+                                connect_args={"options": "-c default_transaction_read_only=on"})
+    return sa.create_engine(parsed, pool_pre_ping=True)
 
 
 def dialect_insert(conn: Connection, table: sa.Table):

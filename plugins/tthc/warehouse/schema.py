@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -347,6 +348,22 @@ alert_ledger = Table(
     Column("alert_key", Text, primary_key=True),
     ts("sent_at"),
     Column("channel", Text),
+)
+
+# --- the forecast's accuracy on this province's own months ---------------------------------
+# Written by every monthly run (tthc.insights.forecast.backtest_closed_months): per method and
+# cut-off day, the mean absolute error of the projected total over the closed months replayed
+# (`months`, comma-separated periods). The weekly mail states the latest of these.
+forecast_backtests = Table(
+    "forecast_backtests", metadata,
+    Column("period", Text, nullable=False),        # the monthly run's period: months up to it
+    Column("cut_off_day", Integer, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("mae", Float),                          # NULL: the method had nothing to compare
+    Column("unit_months", Integer, nullable=False),
+    Column("months", Text, nullable=False),
+    ts("computed_at", nullable=False),
+    PrimaryKeyConstraint("period", "cut_off_day", "method"),
 )
 
 
