@@ -11,7 +11,9 @@ from warehouse_builder import Warehouse, at, populate_sample, sqlite_engine
 from tthc import config
 from tthc.calendar import load_calendar
 from tthc.indicators.tables import ind_results
+from tthc.insights import early_warning as ew
 from tthc.insights import forecast as fc
+from tthc.orchestration.connections import SmtpEndpoint
 from tthc.periods import Period
 from tthc.warehouse import schema
 
@@ -127,7 +129,20 @@ def plant_changing_months(wh: Warehouse, months: list[int]) -> None:
                        completed_at=received + dt.timedelta(hours=1), status=9)
 
 
-def test_the_monthly_run_measures_each_method_on_the_provinces_own_months_and_the_best_is_used(wh):
+def office_mail(wh: Warehouse, smtp_server, cut_off: dt.datetime) -> str:
+    """The office's weekly summary as the SMTP server received it (a fresh ledger each time)."""
+    host, port, inbox = smtp_server
+    ew.ensure_ledger(wh.engine)
+    with wh.engine.begin() as conn:
+        conn.execute(sa.delete(ew.early_warning_ledger))
+    rec = config.Recipients(office_to=["vanphong@hue.example.vn"], sender="tthc@hue.example.vn",
+                            data_engineers=["de@hue.example.vn"], units={}, send_to_units=False)
+    ew.send_warnings(wh.engine, cut_off, SmtpEndpoint(host, port, None, None, False), rec,
+                     ew.WarningRules(office_weekday=0))
+    return inbox.messages[-1].get_content()
+
+
+def test_the_monthly_run_measures_each_method_on_the_provinces_own_months_and_the_best_is_used(wh, smtp_server):
     plant_changing_months(wh, list(range(1, 9)))
     for month in range(1, 8):
         wh.compute(f"2025-{month:02d}")  # the monthly runs of January to July
@@ -144,6 +159,9 @@ def test_the_monthly_run_measures_each_method_on_the_provinces_own_months_and_th
     mae = f"{accuracy.mae['month_to_date']:.2f}".replace(".", ",")
     assert "trên 6 tháng gần nhất của tỉnh (2/2025, 3/2025, 4/2025, 5/2025, 6/2025, 7/2025; 12 lượt đơn vị – tháng" \
         in note and f"{mae} điểm (thang 100)" in note and "ngày 8" in note
+    # the office's mail, through a real SMTP server, states the same figure and basis
+    assert mae + " điểm (thang 100)" in office_mail(wh, smtp_server, at(2025, 8, 11))
+    assert "trên 6 tháng gần nhất của tỉnh" in office_mail(wh, smtp_server, at(2025, 8, 11))
     # a rerun of the month replaces its rows, never adds to them
     fc.backtest_closed_months(wh.engine, "2025-07", at(2025, 8, 2), settings)
     with wh.engine.connect() as conn:
@@ -151,7 +169,7 @@ def test_the_monthly_run_measures_each_method_on_the_provinces_own_months_and_th
     assert stored == len(settings.cut_off_days) * len(fc.METHODS)
 
 
-def test_with_two_closed_months_the_error_cannot_be_stated_yet(wh):
+def test_with_two_closed_months_the_error_cannot_be_stated_yet(wh, smtp_server):
     plant_changing_months(wh, [1, 2, 3])
     for month in (1, 2):
         wh.compute(f"2025-{month:02d}")
@@ -160,6 +178,8 @@ def test_with_two_closed_months_the_error_cannot_be_stated_yet(wh):
     rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 10))
     assert "Chưa thể nêu sai số của dự báo: cần ít nhất 3 tháng" in note and "bình quân gia quyền" in note
     assert "Sai số tuyệt đối" not in note
+    text = office_mail(wh, smtp_server, at(2025, 3, 10))
+    assert "Chưa thể nêu sai số của dự báo" in text and "hiện mới có 2 tháng" in text
 
 
 def test_ties_go_to_the_simpler_method():

@@ -270,12 +270,13 @@ def _month_label(code: str) -> str:
     return f"{int(code[5:])}/{code[:4]}"
 
 
-def method_note(method: str, share: float, accuracy: Accuracy | None, settings: config.Forecast) -> str:
-    """The mail's statement of the method and of its error on the province's own months."""
+def method_note(method: str, share: float, accuracy: Accuracy | None, settings: config.Forecast,
+                closed: int) -> str:
+    """The mail's statement of the method and of its error on the province's own months
+    (`closed`: how many closed months the warehouse holds, said when too few to measure)."""
     note = METHOD_NOTES[method].format(share=share)
     if accuracy is None or len(accuracy.months) < settings.min_backtest_months:
-        return note + NO_ERROR_NOTE.format(need=settings.min_backtest_months,
-                                           have=len(accuracy.months) if accuracy else 0)
+        return note + NO_ERROR_NOTE.format(need=settings.min_backtest_months, have=closed)
     return note + ERROR_NOTE.format(n=len(accuracy.months), periods=", ".join(map(_month_label, accuracy.months)),
                                     unit_months=accuracy.unit_months, day=accuracy.cut_off_day,
                                     mae=format_number(accuracy.mae[method]))
@@ -325,7 +326,8 @@ def weekly_forecast(engine: Engine, cut_off: dt.datetime, settings: config.Forec
                         r.month_to_date, r.previous, r.projected)
             for r in projected]
     rows.sort(key=lambda r: (order.get(r.unit_code, (len(order), ""))[0], r.unit_code))
-    note = method_note(method, share, accuracy, settings)
+    closed = len(closed_months(engine, period.previous().code))
+    note = method_note(method, share, accuracy, settings, closed)
     if not active:
         note = NO_DOSSIERS_NOTE + " " + note
     return rows, note
