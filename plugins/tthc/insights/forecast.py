@@ -273,9 +273,9 @@ def _month_label(code: str) -> str:
 def method_note(method: str, share: float, accuracy: Accuracy | None, settings: config.Forecast,
                 closed: int) -> str:
     """The mail's statement of the method and of its error on the province's own months
-    (`closed`: how many closed months the warehouse holds, said when too few to measure)."""
+    (None: not measured on enough months; `closed`: how many closed months the warehouse holds)."""
     note = METHOD_NOTES[method].format(share=share)
-    if accuracy is None or len(accuracy.months) < settings.min_backtest_months:
+    if accuracy is None:
         return note + NO_ERROR_NOTE.format(need=settings.min_backtest_months, have=closed)
     return note + ERROR_NOTE.format(n=len(accuracy.months), periods=", ".join(map(_month_label, accuracy.months)),
                                     unit_months=accuracy.unit_months, day=accuracy.cut_off_day,
@@ -315,8 +315,9 @@ def weekly_forecast(engine: Engine, cut_off: dt.datetime, settings: config.Forec
     erred least on the province's own closed months (or the default while there are too few)."""
     settings = settings or config.forecast()
     accuracy = stored_accuracy(engine, cut_off)
-    enough = accuracy is not None and len(accuracy.months) >= settings.min_backtest_months
-    method = accuracy.method if enough else settings.default_method
+    if accuracy is not None and len(accuracy.months) < settings.min_backtest_months:
+        accuracy = None  # measured on too few months to be stated
+    method = accuracy.method if accuracy else settings.default_method
     period = Period.of((cut_off - dt.timedelta(microseconds=1)).date())
     projected = forecast_month(engine, cut_off, method)
     share = projected[0].weight if projected else 0.0
