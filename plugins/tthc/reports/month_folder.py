@@ -224,8 +224,16 @@ def source_watermarks(engine: Engine) -> dict[str, str | None]:
     return {stream: mark.isoformat() if mark else None for stream, mark in rows}
 
 
+def published_files(folder: Path) -> list[Path]:
+    """The month's documents: every file but the manifest and hidden ones — a writer's temporary
+    file (".name.*.tmp") belongs to that writer and may be renamed away while we look."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.name != MANIFEST and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and p.is_file())
+
+
 def write_manifest(folder: Path, period: str, built_at: dt.datetime, watermarks: dict, delivery: dict) -> Path:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    files = published_files(folder)
     manifest = {
         "period": period,
         "built_at": built_at.isoformat(),
