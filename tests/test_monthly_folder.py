@@ -110,7 +110,7 @@ def test_the_folder_holds_exactly_the_outputs_files(built):
     scores = (folder / "unit_scores.csv").read_text(encoding="utf-8").splitlines()
     assert [line.split(",")[1] for line in scores[1:]] == [*ACTIVE, "H57"]
     quality = json.loads((folder / "quality.json").read_text(encoding="utf-8"))
-    assert quality == {"period": PERIOD, "status": "ok", "critical_checks": [], "runs": []}
+    assert quality == {"period": PERIOD, "status": "ok", "critical_checks": [], "runs": [], "alerts_not_sent": []}
     # score_changes.csv (beyond outputs.md): no August results, so nothing to compare with
     changes = list(csv.DictReader(io.StringIO((folder / "score_changes.csv").read_text(encoding="utf-8"))))
     totals = [r for r in changes if r["component"] == "TOTAL"]

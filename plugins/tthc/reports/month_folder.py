@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc import config
+from tthc.delivery.alerts import pending_alerts
 from tthc.indicators.catalogue import PROVINCE_CODE, load_catalogue
 from tthc.indicators.export import export_period
 from tthc.indicators.tables import ind_results, ind_unit_scores, ind_violations
@@ -214,7 +215,9 @@ def quality_report(engine: Engine, period: str) -> dict:
             sa.or_(q.period == period, q.period.like(f"{period}-%"))).order_by(q.period, q.dag_id)).mappings().all()
     status, critical = month_status(engine, period)
     return {"period": period, "status": status, "critical_checks": critical,
-            "runs": [json.loads(r["report_json"]) for r in runs]}
+            "runs": [json.loads(r["report_json"]) for r in runs],
+            # alerts about failed checks that no channel could carry yet, and why
+            "alerts_not_sent": [a for a in pending_alerts(engine) if a["key"].startswith("quality/")]}
 
 
 def source_watermarks(engine: Engine) -> dict[str, str | None]:
