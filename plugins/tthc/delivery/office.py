@@ -297,6 +297,9 @@ def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | No
         except OSError as exc:
             _mark(engine, period, msg, "failed", f"{exc.__class__.__name__}: {exc}")
             raise
+        except BaseException:  # stopped by the operator: the server never confirmed, so not sent
+            _mark(engine, period, msg, "failed", "interrupted before the mail server confirmed")
+            raise
         _mark(engine, period, msg, "sent")
         sent.append(msg.recipient_key)
     if uncertain:

@@ -27,6 +27,19 @@ def warehouse_engine():
     return engine_for_url(connections.database_url(connections.WAREHOUSE))
 
 
+def preflight(send: bool) -> dict:
+    """Fail the run in seconds when something it needs is wrong (orchestration.preflight), then
+    send the alerts earlier runs could not."""
+    from tthc.delivery.alerts import send_pending_alerts
+    from tthc.orchestration.preflight import run_preflight
+
+    report = run_preflight(send)
+    report.raise_for_problems()
+    for warning in report.warnings:
+        log.warning("preflight: %s", warning)
+    return {**report.as_dict(), "pending_alerts": send_pending_alerts(warehouse_engine())}
+
+
 def extract_source(run_key: str, upper_bound: Instant, reread_from: Instant | None = None) -> dict:
     """Incremental load of the replica's tables; the watermark advances to `upper_bound`."""
     limits = config.thresholds()
