@@ -21,6 +21,10 @@ class ScorecardsPlugin(AirflowPlugin):
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": NAME}]
     external_views = [
         {"name": NAME, "href": f"{ROUTE}/", "destination": "nav", "url_route": "chi-so-phuc-vu"},
-        {"name": NAME, "href": f"{ROUTE}/runs/{{DAG_ID}}/{{RUN_ID}}", "destination": "dag_run",
-         "url_route": "chi-so-phuc-vu-luot-chay"},
+        {
+            "name": NAME,
+            "href": f"{ROUTE}/runs/{{DAG_ID}}/{{RUN_ID}}",
+            "destination": "dag_run",
+            "url_route": "chi-so-phuc-vu-luot-chay",
+        },
     ]

@@ -35,7 +35,7 @@ URL_PREFIX = "/tthc-scorecards"
 CHUNK = 1 << 20
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                               "frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "private, no-store",
@@ -52,7 +52,9 @@ app = FastAPI(
     # Airflow's own check, on every route: who the user is (the UI's JWT), and that they may
     # read the monthly DAG's runs.
     dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=MONTHLY_DAG))],
-    docs_url=None, redoc_url=None, openapi_url=None,
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
 )
 
 
@@ -67,8 +69,15 @@ async def _security_headers(request: Request, call_next):
 async def _error_page(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
     message = ERRORS.get(exc.status_code, "Đã có lỗi.")
     detail = exc.detail if exc.status_code == 503 else None  # names the setting to fix; others say nothing more
-    return _page(request, "ui/error.html.j2", status_code=exc.status_code, headers=getattr(exc, "headers", None),
-                 message=message, detail=detail, code=exc.status_code)
+    return _page(
+        request,
+        "ui/error.html.j2",
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+        message=message,
+        detail=detail,
+        code=exc.status_code,
+    )
 
 
 def _when(instant: dt.datetime | None) -> str:
@@ -94,8 +103,9 @@ def _output_root():
     try:
         return files.output_root()
     except Exception as exc:
-        raise HTTPException(503, f"Biến '{connections.OUTPUT_DIR_VARIABLE}' "
-                                 f"(AIRFLOW_VAR_SCORECARD_OUTPUT_DIR): {exc}") from exc
+        raise HTTPException(
+            503, f"Biến '{connections.OUTPUT_DIR_VARIABLE}' (AIRFLOW_VAR_SCORECARD_OUTPUT_DIR): {exc}"
+        ) from exc
 
 
 def _period(period: str) -> str:
@@ -137,8 +147,11 @@ def month_file(period: str, path: str) -> StreamingResponse:
     if found is None:
         raise HTTPException(404)
     download = f"{period}_{found.name.rsplit('/', 1)[-1]}"  # ASCII: periods, unit codes, our file names
-    return StreamingResponse(_chunks(found.path), media_type=found.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{download}"', "ETag": f'"{found.sha256}"'})
+    return StreamingResponse(
+        _chunks(found.path),
+        media_type=found.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{download}"', "ETag": f'"{found.sha256}"'},
+    )
 
 
 @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse, name="run")
@@ -147,19 +160,34 @@ def run_tab(request: Request, dag_id: str, run_id: str, session: SessionDep) -> 
     from airflow.models.dagrun import DagRun
 
     if dag_id != MONTHLY_DAG:
-        return _page(request, "ui/run.html.j2", message=f"Kết quả chỉ có ở các lượt chạy của DAG hằng tháng "
-                                                        f"{MONTHLY_DAG}.", run_id=run_id)
-    interval = session.execute(select(DagRun.data_interval_start, DagRun.data_interval_end)
-                               .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).first()
+        return _page(
+            request,
+            "ui/run.html.j2",
+            message=f"Kết quả chỉ có ở các lượt chạy của DAG hằng tháng {MONTHLY_DAG}.",
+            run_id=run_id,
+        )
+    interval = session.execute(
+        select(DagRun.data_interval_start, DagRun.data_interval_end).where(
+            DagRun.dag_id == dag_id, DagRun.run_id == run_id
+        )
+    ).first()
     if interval is None:
         raise HTTPException(404)
     try:
         period = period_from_interval(*interval).code
     except (TypeError, ValueError):  # no data interval, or not one month
-        return _page(request, "ui/run.html.j2", run_id=run_id,
-                     message="Lượt chạy này không ứng với một tháng, nên không có kết quả tháng.")
+        return _page(
+            request,
+            "ui/run.html.j2",
+            run_id=run_id,
+            message="Lượt chạy này không ứng với một tháng, nên không có kết quả tháng.",
+        )
     found = views.month(_warehouse(), _output_root(), period)
     if found is None:
-        return _page(request, "ui/run.html.j2", run_id=run_id,
-                     message=f"Lượt chạy này chưa tạo kết quả cho {format_month(period)}.")
+        return _page(
+            request,
+            "ui/run.html.j2",
+            run_id=run_id,
+            message=f"Lượt chạy này chưa tạo kết quả cho {format_month(period)}.",
+        )
     return _page(request, "ui/month.html.j2", month=found, run_id=run_id)

@@ -82,8 +82,9 @@ class MonthSummary:
 def _periods_scored(engine: Engine) -> dict[str, int]:
     s = ind_unit_scores.c
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(s.period, sa.func.count()).where(s.unit_code != PROVINCE_CODE, s.scored)
-                            .group_by(s.period)).all()
+        rows = conn.execute(
+            sa.select(s.period, sa.func.count()).where(s.unit_code != PROVINCE_CODE, s.scored).group_by(s.period)
+        ).all()
         every = conn.execute(sa.select(s.period).distinct()).scalars().all()
     counts = dict.fromkeys(every, 0)
     counts.update(dict(rows))
@@ -96,8 +97,14 @@ def _built_at(manifest: dict | None) -> dt.datetime | None:
 
 def _summary(engine: Engine, root, period: str, units_scored: int) -> MonthSummary:
     status, _ = month_status(engine, period)
-    return MonthSummary(period, status, QUALITY_LABELS[status], delivery_status(ledger_rows(engine, period), status),
-                        _built_at(files.manifest(root, period)), units_scored)
+    return MonthSummary(
+        period,
+        status,
+        QUALITY_LABELS[status],
+        delivery_status(ledger_rows(engine, period), status),
+        _built_at(files.manifest(root, period)),
+        units_scored,
+    )
 
 
 def months(engine: Engine, root) -> list[MonthSummary]:
@@ -161,11 +168,26 @@ MONTH_DOCUMENTS = {
 def _quality_runs(report: dict) -> tuple[QualityRun, ...]:
     runs = []
     for r in report.get("runs", []):
-        failed = tuple({"name": o["name"], "table": o["table"],
-                        "severity": SEVERITY_LABELS.get(o["severity"], o["severity"]),
-                        "count": o["unexpected_count"]} for o in r["outcomes"] if not o["success"])
-        runs.append(QualityRun(r["run_key"], QUALITY_LABELS.get(r["status"], r["status"]), r["run_started_at"],
-                               len(r["outcomes"]), r["excluded_dossiers"], failed))
+        failed = tuple(
+            {
+                "name": o["name"],
+                "table": o["table"],
+                "severity": SEVERITY_LABELS.get(o["severity"], o["severity"]),
+                "count": o["unexpected_count"],
+            }
+            for o in r["outcomes"]
+            if not o["success"]
+        )
+        runs.append(
+            QualityRun(
+                r["run_key"],
+                QUALITY_LABELS.get(r["status"], r["status"]),
+                r["run_started_at"],
+                len(r["outcomes"]),
+                r["excluded_dossiers"],
+                failed,
+            )
+        )
     return tuple(runs)
 
 
@@ -183,22 +205,44 @@ def month(engine: Engine, root, period: str) -> Month | None:
         rows = conn.execute(sa.select(ind_unit_scores).where(s.period == period)).mappings().all()
     tiers = []
     for tier, title in TIER_TITLES.items():
-        mine = sorted((r for r in rows if r["tier"] == tier and r["unit_code"] != PROVINCE_CODE),
-                      key=lambda r: (r["rank"] is None, r["rank"] or 0, r["unit_code"]))
+        mine = sorted(
+            (r for r in rows if r["tier"] == tier and r["unit_code"] != PROVINCE_CODE),
+            key=lambda r: (r["rank"] is None, r["rank"] or 0, r["unit_code"]),
+        )
         if not mine:
             continue
-        tiers.append(Tier(tier, title, tuple(
-            RankedUnit(r["rank"], r["unit_code"], r["unit_name"], r["total"], r["band"],
-                       tuple(r[f"g{g}"] for g in range(1, 7)),
-                       _listed(names, f"scorecards/{r['unit_code']}.pdf"),
-                       _listed(names, f"violations/{r['unit_code']}.csv"))
-            for r in mine)))
+        tiers.append(
+            Tier(
+                tier,
+                title,
+                tuple(
+                    RankedUnit(
+                        r["rank"],
+                        r["unit_code"],
+                        r["unit_name"],
+                        r["total"],
+                        r["band"],
+                        tuple(r[f"g{g}"] for g in range(1, 7)),
+                        _listed(names, f"scorecards/{r['unit_code']}.pdf"),
+                        _listed(names, f"violations/{r['unit_code']}.csv"),
+                    )
+                    for r in mine
+                ),
+            )
+        )
     province = next((dict(r) for r in rows if r["unit_code"] == PROVINCE_CODE), None)
     quality = files.read_json(root, period, "quality.json") if "quality.json" in names else {}
     documents = tuple((n, t) for n, t in MONTH_DOCUMENTS.items() if n in names)
-    return Month(period, summary, tuple(tiers), province, documents, _quality_runs(quality),
-                 tuple(quality.get("critical_checks", [])),
-                 tuple(g.name_vi for g in load_catalogue().groups))
+    return Month(
+        period,
+        summary,
+        tuple(tiers),
+        province,
+        documents,
+        _quality_runs(quality),
+        tuple(quality.get("critical_checks", [])),
+        tuple(g.name_vi for g in load_catalogue().groups),
+    )
 
 
 def _listed(names: set[str], name: str) -> str | None:
@@ -218,7 +262,7 @@ class GroupTrend:
     group: int
     name: str
     max_points: float
-    chart: str
+    chart: str | None  # None: the group applied to the unit in none of the months
     points: tuple[float | None, ...]
 
 
@@ -248,28 +292,51 @@ def unit(engine: Engine, root, period: str, unit_code: str) -> Unit | None:
     s = ind_unit_scores.c
     v = ind_violations.c
     with engine.connect() as conn:
-        scores = {r["period"]: r for r in conn.execute(
-            sa.select(ind_unit_scores).where(s.unit_code == unit_code, s.period.in_(trend))).mappings()}
+        scores = {
+            r["period"]: r
+            for r in conn.execute(
+                sa.select(ind_unit_scores).where(s.unit_code == unit_code, s.period.in_(trend))
+            ).mappings()
+        }
         if period not in scores or unit_code == PROVINCE_CODE:
             return None
-        counts = dict(conn.execute(sa.select(v.indicator_code, sa.func.count())
-                                   .where(v.period == period, v.unit_code == unit_code)
-                                   .group_by(v.indicator_code)).all())
-        ranked = (sa.select(v.indicator_code, v.item_type, v.item_id, v.detail,
-                            sa.func.row_number().over(partition_by=v.indicator_code, order_by=v.item_id).label("n"))
-                  .where(v.period == period, v.unit_code == unit_code).subquery())
+        counts = dict(
+            conn.execute(
+                sa.select(v.indicator_code, sa.func.count())
+                .where(v.period == period, v.unit_code == unit_code)
+                .group_by(v.indicator_code)
+            ).all()
+        )
+        ranked = (
+            sa.select(
+                v.indicator_code,
+                v.item_type,
+                v.item_id,
+                v.detail,
+                sa.func.row_number().over(partition_by=v.indicator_code, order_by=v.item_id).label("n"),
+            )
+            .where(v.period == period, v.unit_code == unit_code)
+            .subquery()
+        )
         items: dict[str, list[dict]] = defaultdict(list)
-        for r in conn.execute(sa.select(ranked).where(ranked.c.n <= SHOWN_ITEMS)
-                              .order_by(ranked.c.indicator_code, ranked.c.item_id)).mappings():
-            items[r["indicator_code"]].append({"item_type": r["item_type"], "item_id": r["item_id"],
-                                               "detail": r["detail"] or ""})
+        for r in conn.execute(
+            sa.select(ranked).where(ranked.c.n <= SHOWN_ITEMS).order_by(ranked.c.indicator_code, ranked.c.item_id)
+        ).mappings():
+            items[r["indicator_code"]].append(
+                {"item_type": r["item_type"], "item_id": r["item_id"], "detail": r["detail"] or ""}
+            )
     row = scores[period]
     totals = tuple(scores[p]["total"] if p in scores else None for p in trend)
     groups = []
     for g in cat.groups:
         points = tuple(scores[p][f"g{g.group}"] if p in scores else None for p in trend)
-        chart = trend_svg([TrendPoint(p, x) for p, x in zip(trend, points, strict=True)], thresholds=(),
-                          maximum=g.max_points)
+        chart = (
+            None
+            if all(x is None for x in points)
+            else trend_svg(
+                [TrendPoint(p, x) for p, x in zip(trend, points, strict=True)], thresholds=(), maximum=g.max_points
+            )
+        )
         groups.append(GroupTrend(g.group, g.name_vi, g.max_points, chart, points))
     violations = []
     for ind in cat.indicators:  # the order of indicators.md, as in every output
@@ -278,8 +345,19 @@ def unit(engine: Engine, root, period: str, unit_code: str) -> Unit | None:
         title = f"Nhiệm vụ {ind.duty} – {ind.name_vi}" if ind.duty else ind.name_vi
         violations.append(ViolationGroup(ind.code, title, counts[ind.code], tuple(items[ind.code])))
     names = {f["path"] for f in (files.manifest(root, period) or {}).get("files", [])}
-    return Unit(period, unit_code, row["unit_name"], TIER_TITLES.get(row["tier"], row["tier"]), row["total"],
-                row["band"], row["rank"], tuple(trend), totals,
-                trend_svg([TrendPoint(p, t) for p, t in zip(trend, totals, strict=True)], thresholds=thresholds),
-                tuple(groups), tuple(violations), _listed(names, f"scorecards/{unit_code}.pdf"),
-                _listed(names, f"violations/{unit_code}.csv"))
+    return Unit(
+        period,
+        unit_code,
+        row["unit_name"],
+        TIER_TITLES.get(row["tier"], row["tier"]),
+        row["total"],
+        row["band"],
+        row["rank"],
+        tuple(trend),
+        totals,
+        trend_svg([TrendPoint(p, t) for p, t in zip(trend, totals, strict=True)], thresholds=thresholds),
+        tuple(groups),
+        tuple(violations),
+        _listed(names, f"scorecards/{unit_code}.pdf"),
+        _listed(names, f"violations/{unit_code}.csv"),
+    )
