@@ -3,3 +3,5 @@
 `files` reaches the month folders, `views` reads what the pages show, `app` serves them behind
 Airflow's own login; plugins/tthc_scorecards_ui.py registers the app and its UI entries.
 """
+
+URL_PREFIX = "/tthc-scorecards"  # where the api-server mounts the app

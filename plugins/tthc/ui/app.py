@@ -31,7 +31,6 @@ from tthc.reports.templating import html_environment
 from tthc.ui import files, views
 from tthc.warehouse.db import engine_for_url
 
-URL_PREFIX = "/tthc-scorecards"
 CHUNK = 1 << 20
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
