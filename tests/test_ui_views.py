@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import shutil
 import uuid
 
@@ -198,3 +199,35 @@ def test_the_output_location_comes_from_the_variable(monkeypatch, tmp_path):
     shutil.rmtree(tmp_path)
     monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", str(tmp_path))
     assert files.month_folders(files.output_root()) == []  # not there yet: no months, no error
+
+
+# --- the plugin's registration -----------------------------------------------------------------
+def test_the_plugin_registers_the_app_and_both_ui_entries_and_stays_light_to_load():
+    """Every task process loads the plugins folder: importing the plugin must not import the app."""
+    import subprocess
+    import sys
+
+    from tthc.paths import REPO_ROOT
+
+    probe = (
+        "import sys, tthc_scorecards_ui as p; "
+        "assert 'tthc.ui.app' not in sys.modules and 'fastapi' not in sys.modules; "
+        "apps = p.ScorecardsPlugin().fastapi_apps; print('APP', type(apps[0]['app']).__name__, apps[0]['url_prefix'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "plugins")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line.split() for line in done.stdout.splitlines() if line.startswith("APP ")] == [
+        ["APP", "FastAPI", "/tthc-scorecards"]
+    ]
+    from tthc_scorecards_ui import ScorecardsPlugin
+
+    views_by_place = {v["destination"]: v for v in ScorecardsPlugin.external_views}
+    assert views_by_place["nav"]["href"] == "tthc-scorecards/"  # relative to the UI's <base href>
+    assert views_by_place["dag_run"]["href"] == "tthc-scorecards/runs/{DAG_ID}/{RUN_ID}"
+    assert {v["name"] for v in views_by_place.values()} == {"Chỉ số phục vụ"}
