@@ -43,8 +43,7 @@ def tthc_monthly_scorecards():
     def preflight() -> dict:
         """Check everything the run needs (tthc.orchestration.preflight), then record the run's
         cut-off, period, key and resolved params, for every later task."""
-        facts = runtime.run_facts(get_current_context())
-        return {**facts, "preflight": pipeline.preflight(facts["send"])}
+        return {**runtime.run_facts(get_current_context()), "preflight": pipeline.preflight()}
 
     run = preflight()
     period, cut_off = run["period"], run["cut_off"]

@@ -36,8 +36,7 @@ def tthc_nightly():
     def preflight() -> dict:
         """Check everything the run needs (tthc.orchestration.preflight), then record the run's
         cut-off, period, key and resolved params, for every later task."""
-        facts = runtime.run_facts(get_current_context())
-        return {**facts, "preflight": pipeline.preflight(facts["send"])}
+        return {**runtime.run_facts(get_current_context()), "preflight": pipeline.preflight()}
 
     run = preflight()
     cut_off = run["cut_off"]

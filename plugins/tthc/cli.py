@@ -208,7 +208,7 @@ def _run(command: str, periods: list[str], conf: dict, nightly: bool, retries: i
         if embedded.uses_embedded_sources():
             _generate_embedded(home, periods[0], periods[-1], dossiers_per_year)
             _embedded_national(home, stack)
-        report = run_preflight(send=bool(conf.get("send")))
+        report = run_preflight(mail_required=bool(conf.get("send")))
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         report.raise_for_problems()
@@ -232,7 +232,7 @@ def cmd_check(args) -> int:
     with ExitStack() as stack:
         if embedded.uses_embedded_sources() and home.national_db.exists():
             _embedded_national(home, stack)  # the embedded installation as `run` would use it
-        report = run_preflight(send=args.send)
+        report = run_preflight(mail_required=args.send)
     for name in report.passed:
         print(f"ok       {name}")
     for warning in report.warnings:

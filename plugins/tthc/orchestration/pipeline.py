@@ -27,13 +27,14 @@ def warehouse_engine():
     return engine_for_url(connections.database_url(connections.WAREHOUSE))
 
 
-def preflight(send: bool) -> dict:
+def preflight() -> dict:
     """Fail the run in seconds when something it needs is wrong (orchestration.preflight), then
-    send the alerts earlier runs could not."""
+    send the alerts earlier runs could not. A mail server that does not answer only warns here:
+    the month is built all the same, and the tasks that mail cope with it."""
     from tthc.delivery.alerts import send_pending_alerts
     from tthc.orchestration.preflight import run_preflight
 
-    report = run_preflight(send)
+    report = run_preflight(mail_required=False)
     report.raise_for_problems()
     for warning in report.warnings:
         log.warning("preflight: %s", warning)

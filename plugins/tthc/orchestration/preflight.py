@@ -168,8 +168,14 @@ def check_smtp() -> list[str]:
     return []
 
 
-def run_preflight(send: bool) -> PreflightReport:
-    """Every check; the mail server is a problem only for a run that sends."""
+def run_preflight(mail_required: bool) -> PreflightReport:
+    """Every check; the mail server is a problem only when the caller must send now.
+
+    The operator's `--send` must send now, so a dead mail server fails it in seconds. The DAGs'
+    own preflight only warns: the month is still built, and the tasks that mail handle a server
+    that does not answer (early warnings kept for the next night, delivery failing with the
+    connection's name and retried by Airflow, alerts kept pending).
+    """
     report = PreflightReport()
 
     def record(name: str, problems: list[str], fatal: bool = True) -> None:
@@ -192,7 +198,7 @@ def run_preflight(send: bool) -> PreflightReport:
     record("warehouse", [problem] if problem else check_warehouse(connections.sqlalchemy_url(warehouse)))
     record("output", check_output())
     smtp = check_smtp()
-    if not send:
-        smtp = [f"{p} (this run sends nothing; alerts are kept until a run can send them)" for p in smtp]
-    record("smtp", smtp, fatal=send)
+    if not mail_required:
+        smtp = [f"{p} (the run goes on: mails that cannot go out are kept or retried, alerts wait)" for p in smtp]
+    record("smtp", smtp, fatal=mail_required)
     return report
