@@ -332,6 +332,7 @@ def start_month_folder(engine: Engine, period: str, out_root: Location, built_at
     Other runs' leftovers for the period (a killed process leaves them) are removed; a retry of
     the same run starts its own folder afresh.
     """
+    store.refresh(out_root)
     for leftover in out_root.glob(f".{period}.build-*"):
         store.remove(leftover)
     staging = staging_folder(out_root, period, build_id)

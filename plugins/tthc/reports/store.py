@@ -90,13 +90,9 @@ def write_whole(dest: Location, data: bytes) -> None:
     os.replace(tmp, dest)
 
 
-def copy(src: Location, dest: Location) -> None:
-    """One file to another place in the same store (server-side on an object store)."""
-    if is_local(src):
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
-    else:
-        src.fs.copy(src.path, dest.path)
+def copy(src: ObjectStoragePath, dest: ObjectStoragePath) -> None:
+    """One object to another key of the same store, server-side (a local folder renames instead)."""
+    src.fs.copy(src.path, dest.path)
 
 
 def remove(loc: Location) -> None:
@@ -107,13 +103,10 @@ def remove(loc: Location) -> None:
         loc.fs.rm(loc.path, recursive=True)
 
 
-def put_tree(local: Path, dest: Location) -> None:
-    """Every file under the local folder `local` into `dest`, one object per file."""
+def put_tree(local: Path, dest: ObjectStoragePath) -> None:
+    """Every file under the local folder `local` into the store under `dest`, one object per file."""
     for rel in listing(local):
-        if is_local(dest):
-            copy(local / rel, dest / rel)
-        else:
-            dest.fs.put_file(str(local / rel), (dest / rel).path)
+        dest.fs.put_file(str(local / rel), (dest / rel).path)
 
 
 @contextmanager
