@@ -92,3 +92,16 @@ def smtp_server():
         yield "127.0.0.1", port, inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 HTTP API (moto's server mode) on loopback, for the whole session.
+
+    One per session: Airflow and s3fs cache a filesystem per connection id, so the endpoint
+    behind the connection must not change between tests; each test takes a fresh bucket.
+    """
+    from s3_server import running_s3_server
+
+    with running_s3_server() as server:
+        yield server

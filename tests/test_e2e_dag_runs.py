@@ -174,3 +174,29 @@ def test_month_end_to_end_with_the_warehouse_on_postgresql(pipeline_env, pg_data
     _assert_month_folder(folder, engine)
     assert _duplicate_keys(engine) == {}
     engine.dispose()
+
+
+def test_month_end_to_end_into_an_object_store(pipeline_env, s3_server, tmp_path, monkeypatch):
+    """The monthly DAG with its output in S3 (moto's server on loopback, through s3fs).
+
+    The staging location passes from task to task as text that keeps its connection id; the
+    month is published in the store, its manifest lists exactly what is there, nothing staged
+    is left behind.
+    """
+    import json
+
+    use_warehouse, _ = pipeline_env
+    engine = use_warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    root = s3_server.new_root()
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", str(root))  # s3://tthc_s3@<bucket>/out
+    run_dag("tthc_monthly_scorecards", PERIOD.end, {"send": False})
+    folder = root / PERIOD.code
+    _assert_month_folder(folder, engine)
+    stored = s3_server.objects(root.bucket, "out/")
+    assert {key.split("/")[0] for key in stored} == {PERIOD.code}
+    manifest = json.loads(stored[f"{PERIOD.code}/manifest.json"])
+    assert {f"{PERIOD.code}/{f['path']}" for f in manifest["files"]} == set(stored) - {f"{PERIOD.code}/manifest.json"}
+    scorecards = [f for f in manifest["files"] if f["path"].startswith("scorecards/")]
+    assert _returned("tthc_monthly_scorecards", "finish_month_folder") == \
+        {"folder": str(folder), "scorecards": len(scorecards)}
+    engine.dispose()

@@ -4,8 +4,12 @@ The delivery ledger (warehouse table `delivery_ledger`) makes sending exactly-on
 retries, reruns and backfills: a message already 'sent' for (period, recipient) is never sent
 again unless `resend` is asked for explicitly; a 'sending' row left by a crash mid-send is not
 guessed at — the engineers are alerted instead. A month whose quality gate has a critical
-failure is not sent to the office at all: the engineers are told why. Outputs stay on disk
-whatever happens here.
+failure is not sent to the office at all: the engineers are told why. Outputs stay where
+they were published whatever happens here.
+
+The month is read where it was published (a local folder or an object store,
+tthc.reports.store), and only as its manifest lists it: every attached file is checked
+against the manifest's hash, so a month being republished is never sent half old, half new.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import zipfile
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,7 +32,8 @@ from tthc.delivery.mail import Attachment, build_message, send
 from tthc.orchestration.connections import SmtpEndpoint
 from tthc.quality.gate import month_status
 from tthc.reports.formatting import format_month
-from tthc.reports.month_folder import read_manifest, write_manifest
+from tthc.reports.month_folder import read_listed, read_manifest, scorecard_units_in, write_manifest
+from tthc.reports.store import Location
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert
 
@@ -71,33 +75,33 @@ def _zip_entry_size(arcname: str, data: bytes) -> int:
     return compressed + 30 + 46 + 2 * len(arcname.encode())
 
 
-def zip_parts(files: list[Path], max_bytes: int, stem: str, first_max_bytes: int | None = None
+def zip_parts(files: dict[str, bytes], max_bytes: int, stem: str, first_max_bytes: int | None = None
               ) -> list[Attachment]:
-    """The scorecards zipped, in as many zips as needed to keep each under `max_bytes`.
+    """The scorecards (file name -> content) zipped, in as many zips as needed to keep each under `max_bytes`.
 
     `first_max_bytes` is the room left in the first message beside the ranked lists; when not
     even one scorecard fits there, the first zip starts at the next message's full budget.
     A single scorecard larger than `max_bytes` goes alone (and is logged): it cannot be split.
     """
-    groups: list[list[Path]] = [[]]
+    groups: list[list[str]] = [[]]
     budget = max_bytes if first_max_bytes is None else first_max_bytes
     size = ZIP_END
-    for f in sorted(files):
-        entry = _zip_entry_size(f"scorecards/{f.name}", f.read_bytes())
+    for name in sorted(files):
+        entry = _zip_entry_size(f"scorecards/{name}", files[name])
         if size + entry > budget and (groups[-1] or budget < max_bytes):
             if groups[-1]:
                 groups.append([])
             budget, size = max_bytes, ZIP_END
         if size + entry > budget:
-            log.warning("scorecard %s alone is larger than the mail attachment limit", f.name)
-        groups[-1].append(f)
+            log.warning("scorecard %s alone is larger than the mail attachment limit", name)
+        groups[-1].append(name)
         size += entry
     parts = []
     for i, group in enumerate(groups, 1):
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for f in group:
-                z.writestr(zipfile.ZipInfo(f"scorecards/{f.name}", ZIP_TIME), f.read_bytes(),
+            for name in group:
+                z.writestr(zipfile.ZipInfo(f"scorecards/{name}", ZIP_TIME), files[name],
                            compress_type=zipfile.ZIP_DEFLATED)
         name = f"{stem}.zip" if len(groups) == 1 else f"{stem}-phan-{i}.zip"
         parts.append(Attachment(name, buf.getvalue(), "application", "zip"))
@@ -117,17 +121,19 @@ def pack_messages(attachments: list[Attachment], max_bytes: int) -> list[tuple[A
     return [tuple(s) for s in sets]
 
 
-def office_messages(folder: Path, period: str) -> list[Message]:
+def office_messages(folder: Location, period: str) -> list[Message]:
     rec = config.recipients()
     max_bytes = int(config.thresholds().mail_max_attachment_mb * 1024 * 1024)
     month = format_month(period)
-    ranking = [Attachment("ranking.pdf", (folder / "ranking.pdf").read_bytes(), *PDF),
-               Attachment("ranking.xlsx", (folder / "ranking.xlsx").read_bytes(), *XLSX)]
+    listed = {f["path"]: f for f in read_manifest(folder)["files"]}
+    ranking = [Attachment("ranking.pdf", read_listed(folder, listed["ranking.pdf"]), *PDF),
+               Attachment("ranking.xlsx", read_listed(folder, listed["ranking.xlsx"]), *XLSX)]
+    scorecards = {f"{code}.pdf": read_listed(folder, listed[f"scorecards/{code}.pdf"])
+                  for code in scorecard_units_in(listed)}
     # The first message carries the ranked lists and as many scorecards as fit beside them;
     # the limit holds for each message's attachments together, not for each file alone.
     room = max_bytes - sum(len(a.content) for a in ranking)
-    zips = zip_parts(sorted((folder / "scorecards").glob("*.pdf")), max_bytes, f"phieu-danh-gia-{period}",
-                     first_max_bytes=room)
+    zips = zip_parts(scorecards, max_bytes, f"phieu-danh-gia-{period}", first_max_bytes=room)
     attachment_sets = pack_messages(ranking + zips, max_bytes)
     total = len(attachment_sets)
     messages = []
@@ -142,12 +148,12 @@ def office_messages(folder: Path, period: str) -> list[Message]:
                                 attachments))
     if rec.send_to_units:
         for code, address in sorted(rec.units.items()):
-            pdf = folder / "scorecards" / f"{code}.pdf"
-            if pdf.exists():
+            pdf = f"{code}.pdf"
+            if pdf in scorecards:
                 messages.append(Message(
                     f"unit/{code}", (address,), (), f"Phiếu đánh giá Chỉ số phục vụ người dân, doanh nghiệp {month}",
                     f"Kính gửi Thủ trưởng cơ quan, đơn vị,\n\nĐính kèm phiếu đánh giá {month} của đơn vị.\n",
-                    (Attachment(pdf.name, pdf.read_bytes(), *PDF),)))
+                    (Attachment(pdf, scorecards[pdf], *PDF),)))
     return messages
 
 
@@ -245,7 +251,7 @@ class DeliveryFailed(RuntimeError):
     """The office's mail could not go out; the message names the connection and what to do."""
 
 
-def deliver_month(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | None, send_mail: bool,
+def deliver_month(engine: Engine, folder: Location, period: str, smtp: SmtpEndpoint | None, send_mail: bool,
                   resend: bool = False) -> dict:
     manifest = read_manifest(folder)
     status, critical = month_status(engine, period)
@@ -273,12 +279,12 @@ def deliver_month(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint 
     return outcome
 
 
-def _record(folder: Path, period: str, manifest: dict, delivery: dict) -> None:
+def _record(folder: Location, period: str, manifest: dict, delivery: dict) -> None:
     write_manifest(folder, period, dt.datetime.fromisoformat(manifest["built_at"]), manifest["source_watermarks"],
                    delivery)
 
 
-def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | None, resend: bool) -> dict:
+def _send_all(engine: Engine, folder: Location, period: str, smtp: SmtpEndpoint | None, resend: bool) -> dict:
     if smtp is None:
         raise DeliveryFailed("sending was asked for but connection 'smtp_default' is not defined: "
                              "set AIRFLOW_CONN_SMTP_DEFAULT (e.g. smtp://relay.example:25)")

@@ -7,15 +7,20 @@
 | warehouse | our own tables, SQLite or PostgreSQL |
 | smtp_default | the mail server |
 
-The output folder is the Variable `scorecard_output_dir`.
+The output location is the Variable `scorecard_output_dir`: a local folder (a plain path or
+`file://` URL) or an object store URL with its connection, `s3://aws_default@bucket/prefix`
+(tthc.reports.store).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from tthc.reports.store import Location
 
 SOURCE, NATIONAL, WAREHOUSE, SMTP = "tthc_source", "national_portal", "warehouse", "smtp_default"
 OUTPUT_DIR_VARIABLE = "scorecard_output_dir"
@@ -94,7 +99,13 @@ def required_smtp() -> SmtpEndpoint:
                                 "AIRFLOW_CONN_SMTP_DEFAULT (e.g. smtp://relay.example:25)") from None
 
 
-def output_dir() -> Path:
+def output_dir() -> Location:
     from airflow.sdk import Variable
 
-    return Path(Variable.get(OUTPUT_DIR_VARIABLE))
+    from tthc.reports.store import location
+
+    value = Variable.get(OUTPUT_DIR_VARIABLE)
+    try:
+        return location(value)
+    except ValueError as exc:
+        raise ValueError(f"Variable {OUTPUT_DIR_VARIABLE}: {exc}") from None

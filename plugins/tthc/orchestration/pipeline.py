@@ -133,6 +133,7 @@ def _build_id(run_id: str) -> str:
 
 
 def start_month_folder(period: str, cut_off: Instant, dag_run_id: str) -> str:
+    """The staging folder's location as text (a path, or a URL that keeps its connection id)."""
     from tthc.reports.month_folder import start_month_folder as start
 
     return str(start(warehouse_engine(), period, connections.output_dir(), instant(cut_off), _build_id(dag_run_id)))
@@ -145,22 +146,22 @@ def plan_scorecards(period: str) -> list[list[str]]:
 
 
 def render_scorecards(period: str, cut_off: Instant, staging: str, units: list[str]) -> int:
-    from pathlib import Path
-
     from tthc.reports.month_folder import render_scorecards as render
+    from tthc.reports.store import location
 
-    done = render(warehouse_engine(), period, Path(staging), instant(cut_off), units,
+    done = render(warehouse_engine(), period, location(staging), instant(cut_off), units,
                   workers=config.thresholds().render_processes_per_task)
     return len(done)
 
 
 def finish_month_folder(period: str, cut_off: Instant, staging: str) -> dict:
-    from pathlib import Path
-
     from tthc.reports.month_folder import finish_month_folder as finish
+    from tthc.reports.month_folder import read_manifest, scorecard_units_in
+    from tthc.reports.store import location
 
-    folder = finish(warehouse_engine(), period, Path(staging), instant(cut_off))
-    return {"folder": str(folder), "scorecards": len(list((folder / "scorecards").glob("*.pdf")))}
+    folder = finish(warehouse_engine(), period, location(staging), instant(cut_off))
+    listed = [f["path"] for f in read_manifest(folder)["files"]]
+    return {"folder": str(folder), "scorecards": len(scorecard_units_in(listed))}
 
 
 def deliver(period: str, send: bool, resend: bool) -> dict:

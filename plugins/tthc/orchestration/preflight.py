@@ -136,15 +136,18 @@ def check_warehouse(url: str) -> list[str]:
 
 
 def check_output() -> list[str]:
-    """The output location exists or can be made, and takes a file (removed at once)."""
+    """The output location (a folder, or an object store) takes a file, removed at once."""
+    from tthc.reports import store
+
     try:
         root = connections.output_dir()
     except Exception as exc:  # noqa: BLE001 - the Variable is not set
         return [f"Variable '{connections.OUTPUT_DIR_VARIABLE}' is not usable ({_first_line(exc)}): set "
                 "AIRFLOW_VAR_SCORECARD_OUTPUT_DIR to the folder the months are written to"]
-    probe = root / f".preflight-{uuid.uuid4().hex[:8]}.tmp"
+    probe = root / f".preflight-{uuid.uuid4().hex[:8]}.tmp"  # hidden: every reader of the store skips it
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        if store.is_local(root):  # an object store has no folders to make
+            root.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
         probe.unlink()
     except Exception as exc:  # noqa: BLE001 - permissions, a read-only disk, a file in the way

@@ -3,7 +3,9 @@
 Reads the indicator engine's result tables, fills the documents' data contract
 (tthc.reports.model), renders the scorecards and ranked lists, exports the CSVs (those of
 outputs.md, and score_changes.csv: each score's change against the previous month, by
-indicator), writes quality.json and manifest.json, then swaps the folder in.
+indicator), writes quality.json and manifest.json, then publishes the folder: a rename on a
+local disk, a copy with the manifest last on an object store (tthc.reports.store, `publish`).
+The folder's location may be either; the steps run as separate tasks, on different workers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import shutil
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -32,7 +34,9 @@ from tthc.insights.score_change import PAYMENT_COMPONENT, costly_items, score_ch
 from tthc.periods import Period
 from tthc.quality.gate import month_status
 from tthc.reports import model as m
+from tthc.reports import store
 from tthc.reports.render import render_ranking_pdf, render_ranking_xlsx, render_scorecard
+from tthc.reports.store import Location
 from tthc.warehouse import schema as wh
 
 log = logging.getLogger(__name__)
@@ -199,7 +203,7 @@ def _render_one(args: tuple[m.ScorecardContext, Path]) -> str:
     return ctx.unit.code
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Location) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -227,32 +231,52 @@ def source_watermarks(engine: Engine) -> dict[str, str | None]:
     return {stream: mark.isoformat() if mark else None for stream, mark in rows}
 
 
-def published_files(folder: Path) -> list[Path]:
-    """The month's documents: every file but the manifest and hidden ones — a writer's temporary
-    file (".name.*.tmp") belongs to that writer and may be renamed away while we look."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.name != MANIFEST and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-                  and p.is_file())
+def published_files(folder: Location) -> dict[str, int]:
+    """The month's documents (relative path -> size): every file but the manifest and hidden ones —
+    a writer's temporary file (".name.*.tmp") belongs to that writer and may be renamed away while we look."""
+    return {rel: size for rel, size in store.listing(folder).items() if rel != MANIFEST}
 
 
-def write_manifest(folder: Path, period: str, built_at: dt.datetime, watermarks: dict, delivery: dict) -> Path:
-    files = published_files(folder)
+def write_manifest(folder: Location, period: str, built_at: dt.datetime, watermarks: dict, delivery: dict
+                   ) -> Location:
     manifest = {
         "period": period,
         "built_at": built_at.isoformat(),
         "source_watermarks": watermarks,
         "delivery": delivery,
-        "files": [{"path": p.relative_to(folder).as_posix(), "sha256": _sha256(p), "size": p.stat().st_size}
-                  for p in files],
+        "files": [{"path": rel, "sha256": _sha256(folder / rel), "size": size}
+                  for rel, size in published_files(folder).items()],
     }
-    tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"  # own name: two writers must not share one
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / MANIFEST)
+    store.write_whole(folder / MANIFEST, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
     return folder / MANIFEST
 
 
-def read_manifest(folder: Path) -> dict:
+def read_manifest(folder: Location) -> dict:
+    store.refresh(folder)  # a reader starts from the store as it is now
     return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+
+
+def read_listed(folder: Location, entry: dict) -> bytes:
+    """The bytes of a file the month's manifest lists (`entry`), checked against its hash.
+
+    Readers trust only a manifest and the files it lists: on an object store a month is
+    republished file by file (`publish`), so a file that differs from, or is missing for, the
+    manifest just read belongs to a republication under way.
+    """
+    try:
+        data = (folder / entry["path"]).read_bytes()
+    except FileNotFoundError:
+        data = None
+    if data is None or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise RuntimeError(f"{folder}/{entry['path']} no longer matches the month's manifest: the month is being "
+                           "republished (or was changed by hand); read it again once that run has finished")
+    return data
+
+
+def scorecard_units_in(paths: Iterable[str]) -> list[str]:
+    """The units that have a scorecard among the month's relative file paths."""
+    return sorted(p.removeprefix("scorecards/").removesuffix(".pdf") for p in paths
+                  if p.startswith("scorecards/") and p.endswith(".pdf") and p.count("/") == 1)
 
 
 def swap_into_place(built: Path, final: Path) -> None:
@@ -269,33 +293,64 @@ def swap_into_place(built: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def staging_folder(out_root: Path, period: str, build_id: str) -> Path:
+def publish_by_copy(staging: Location, final: Location) -> None:
+    """Publish on an object store, where nothing can be renamed: the manifest is the commit.
+
+    The published month is withdrawn first (its manifest deleted), then the new files are
+    copied in, those the new month no longer has are deleted, and the manifest is copied last.
+    A reader that trusts only a manifest and the files it lists, with their hashes
+    (`read_listed`), sees the previous month, then none, then the new one — never a mixture.
+    A failure midway leaves the month withdrawn and the staging prefix whole: the task's retry,
+    or a rerun, publishes it.
+    """
+    files = store.listing(staging)
+    (final / MANIFEST).unlink(missing_ok=True)
+    for rel in files:
+        if rel != MANIFEST:
+            store.copy(staging / rel, final / rel)
+    for rel in store.listing(final):
+        if rel not in files:
+            (final / rel).unlink()
+    store.copy(staging / MANIFEST, final / MANIFEST)
+    store.remove(staging)
+
+
+def publish(staging: Location, final: Location) -> None:
+    """Put the built month in place of the published one: whole or not at all (outputs.md)."""
+    if store.is_local(staging):
+        swap_into_place(staging, final)
+    else:
+        publish_by_copy(staging, final)
+
+
+def staging_folder(out_root: Location, period: str, build_id: str) -> Location:
     """Where a run builds the month before moving it into place (hidden; one per run)."""
     return out_root / f".{period}.build-{build_id}"
 
 
-def start_month_folder(engine: Engine, period: str, out_root: Path, built_at: dt.datetime, build_id: str) -> Path:
+def start_month_folder(engine: Engine, period: str, out_root: Location, built_at: dt.datetime, build_id: str
+                       ) -> Location:
     """A fresh staging folder with everything but the scorecards: CSVs, ranked lists, quality.json.
 
     Other runs' leftovers for the period (a killed process leaves them) are removed; a retry of
     the same run starts its own folder afresh.
     """
-    out_root.mkdir(parents=True, exist_ok=True)
+    store.refresh(out_root)
     for leftover in out_root.glob(f".{period}.build-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+        store.remove(leftover)
     staging = staging_folder(out_root, period, build_id)
-    staging.mkdir()
     try:
-        export_period(engine, period, staging)
-        write_score_changes_csv(engine, period, staging)  # beyond outputs.md: why each score moved
-        _, ranking = build_contexts(engine, period, built_at.date(), units=())
-        render_ranking_pdf(ranking, staging / "ranking.pdf")
-        render_ranking_xlsx(ranking, staging / "ranking.xlsx")
-        (staging / "quality.json").write_text(
-            json.dumps(quality_report(engine, period), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        (staging / "scorecards").mkdir()
+        with store.building(staging) as folder:
+            export_period(engine, period, folder)
+            write_score_changes_csv(engine, period, folder)  # beyond outputs.md: why each score moved
+            _, ranking = build_contexts(engine, period, built_at.date(), units=())
+            render_ranking_pdf(ranking, folder / "ranking.pdf")
+            render_ranking_xlsx(ranking, folder / "ranking.xlsx")
+            (folder / "quality.json").write_text(
+                json.dumps(quality_report(engine, period), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            (folder / "scorecards").mkdir()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        store.remove(staging)
         raise
     return staging
 
@@ -313,37 +368,44 @@ def unit_batches(units: list[str], per_batch: int) -> list[list[str]]:
     return [units[i : i + per_batch] for i in range(0, len(units), per_batch)]
 
 
-def render_scorecards(engine: Engine, period: str, staging: Path, built_at: dt.datetime,
+def render_scorecards(engine: Engine, period: str, staging: Location, built_at: dt.datetime,
                       units: list[str] | None = None, workers: int = 2) -> list[str]:
-    """Render the scorecards of `units` (all when None) into the staging folder."""
+    """Render the scorecards of `units` (all when None) into the staging folder.
+
+    On an object store each PDF is rendered locally and put into the staging prefix whole, so
+    a worker killed midway leaves no part of a file there: the retry, on any worker, redoes it.
+    """
     scorecards, _ = build_contexts(engine, period, built_at.date(), units)
-    jobs = [(ctx, staging / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards]
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            return list(pool.map(_render_one, jobs))  # one document at a time: the two processes end together
-    return [_render_one(job) for job in jobs]
+    with store.building(staging) as folder:
+        (folder / "scorecards").mkdir(exist_ok=True)
+        jobs = [(ctx, folder / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards]
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+                done = list(pool.map(_render_one, jobs))  # one document at a time: the two processes end together
+        else:
+            done = [_render_one(job) for job in jobs]
+    return done
 
 
-def finish_month_folder(engine: Engine, period: str, staging: Path, built_at: dt.datetime) -> Path:
+def finish_month_folder(engine: Engine, period: str, staging: Location, built_at: dt.datetime) -> Location:
     """Check every scorecard is there, write the manifest, move the month into place."""
-    missing = sorted(set(scorecard_units(engine, period))
-                     - {p.stem for p in (staging / "scorecards").glob("*.pdf")})
+    missing = sorted(set(scorecard_units(engine, period)) - set(scorecard_units_in(store.listing(staging))))
     if missing:
         raise RuntimeError(f"{period}: {len(missing)} scorecard(s) missing from {staging}: {', '.join(missing[:5])}")
     write_manifest(staging, period, built_at, source_watermarks(engine), {"status": "pending"})
     final = staging.parent / period
-    swap_into_place(staging, final)
+    publish(staging, final)
     log.info("month folder %s written", final)
     return final
 
 
-def write_month_folder(engine: Engine, period: str, out_root: Path, built_at: dt.datetime,
-                       workers: int = 2) -> Path:
+def write_month_folder(engine: Engine, period: str, out_root: Location, built_at: dt.datetime,
+                       workers: int = 2) -> Location:
     """The whole month in one call (tests, tools); the DAG runs the same steps as separate tasks."""
     staging = start_month_folder(engine, period, out_root, built_at, uuid.uuid4().hex[:8])
     try:
         render_scorecards(engine, period, staging, built_at, workers=workers)
         return finish_month_folder(engine, period, staging, built_at)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        store.remove(staging)
         raise
