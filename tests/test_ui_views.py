@@ -193,9 +193,10 @@ def test_any_fsspec_location_reads_the_same(built):
 
 def test_the_output_location_comes_from_the_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", str(tmp_path))
-    assert str(files.output_root()) == f"file://{tmp_path}"
-    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", "memory://bucket/output")
-    assert str(files.output_root()) == "memory://bucket/output"
+    assert files.output_root() == tmp_path  # a local folder, as the pipeline writes it
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", "s3://aws_default@bucket/output")
+    store = files.output_root()
+    assert store.protocol == "s3" and store.conn_id == "aws_default" and store.path == "bucket/output"
     shutil.rmtree(tmp_path)
     monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_OUTPUT_DIR", str(tmp_path))
     assert files.month_folders(files.output_root()) == []  # not there yet: no months, no error

@@ -1,8 +1,8 @@
 """The month folders as the UI reads them: through the output location's path object only.
 
-`output_root()` is the one place that turns the Variable `scorecard_output_dir` into a path:
-an Airflow ObjectStoragePath, so that a local folder (`/data/output` or `file:///data/output`)
-and an object store (`s3://bucket/output`, with an Airflow connection) read the same way.
+`output_root()` is the output location exactly as the pipeline writes it (tthc.reports.store): a
+local folder (`/data/output` or `file:///data/output`) or an object store (`s3://conn@bucket/
+output`), both read through the same path API.
 
 A file is served only when it is listed in its month's manifest.json, under the name the
 manifest gives it: nothing a request says becomes a path otherwise, so `..`, absolute paths
@@ -15,10 +15,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from airflow.sdk import ObjectStoragePath
-
-from tthc.orchestration.connections import OUTPUT_DIR_VARIABLE
+from tthc.orchestration import connections
 from tthc.reports.month_folder import MANIFEST
+from tthc.reports.store import Location
 
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 MEDIA_TYPES = {
@@ -29,26 +28,23 @@ MEDIA_TYPES = {
 }
 
 
-def output_root() -> ObjectStoragePath:
-    """Where the month folders are: the Variable's value, a bare path read as a local folder."""
-    from airflow.sdk import Variable
-
-    location = Variable.get(OUTPUT_DIR_VARIABLE)
-    return ObjectStoragePath(location if "://" in location else f"file://{location}")
+def output_root() -> Location:
+    """Where the month folders are: the pipeline's own reading of the Variable (connections.output_dir)."""
+    return connections.output_dir()
 
 
 def is_period(text: str) -> bool:
     return PERIOD.fullmatch(text) is not None
 
 
-def month_folders(root: ObjectStoragePath) -> list[str]:
+def month_folders(root: Location) -> list[str]:
     """The periods that have a folder (builds in progress, hidden, are not months yet)."""
     if not root.exists():
         return []
     return sorted(p.name for p in root.iterdir() if is_period(p.name) and (p / MANIFEST).exists())
 
 
-def manifest(root: ObjectStoragePath, period: str) -> dict | None:
+def manifest(root: Location, period: str) -> dict | None:
     """The month's manifest.json, or None when the month has no folder."""
     if not is_period(period):
         return None
@@ -60,7 +56,7 @@ def manifest(root: ObjectStoragePath, period: str) -> dict | None:
 
 @dataclass(frozen=True)
 class MonthFile:
-    path: ObjectStoragePath
+    path: Location
     name: str  # as in the manifest: "ranking.pdf", "scorecards/000.00.10.H57.pdf"
     size: int
     sha256: str
@@ -70,7 +66,7 @@ class MonthFile:
         return MEDIA_TYPES.get("." + self.name.rsplit(".", 1)[-1], "application/octet-stream")
 
 
-def month_file(root: ObjectStoragePath, period: str, name: str) -> MonthFile | None:
+def month_file(root: Location, period: str, name: str) -> MonthFile | None:
     """The month's file called `name`, if the manifest lists it; None for anything else."""
     listed = manifest(root, period)
     if listed is None:
@@ -81,7 +77,7 @@ def month_file(root: ObjectStoragePath, period: str, name: str) -> MonthFile | N
     return None
 
 
-def read_json(root: ObjectStoragePath, period: str, name: str) -> dict:
+def read_json(root: Location, period: str, name: str) -> dict:
     """A JSON file of the month (quality.json), through the manifest like every other file."""
     found = month_file(root, period, name)
     if found is None:
