@@ -145,6 +145,7 @@ def _result_rows(counts: Counts, score: UnitScore) -> dict[str, dict]:
             for code, (n, d) in counts.items()}
 
 
+@functools.cache
 def _total(unit: UnitInfo, period: str) -> float | None:
     total = score_unit(load_catalogue(), _counts(unit, period)).total
     return None if total is None else float(total)
@@ -156,7 +157,8 @@ def _band(total: float | None) -> str | None:
     return next(name for name, minimum in BANDS if round(total, 9) >= minimum)
 
 
-def _ranked(units: list[UnitInfo], period: str) -> dict[str, int]:
+@functools.cache
+def _ranked(units: tuple[UnitInfo, ...], period: str) -> dict[str, int]:
     """Rank within tier by total desc, then g2 desc, then unit code (indicators.md)."""
     cat = load_catalogue()
     out: dict[str, int] = {}
@@ -219,7 +221,7 @@ def sample_scorecard(unit: UnitInfo | None = None, period: str = PERIOD,
     total = None if score.total is None else float(score.total)
     groups = {f"g{g}": None if p is None else float(p) for g, p in score.groups.items()}
     rows = _result_rows(counts, score)
-    ranks_now, ranks_before = _ranked(units, period), _ranked(units, previous)
+    ranks_now, ranks_before = _ranked(tuple(units), period), _ranked(tuple(units), previous)
     annex, costly = _annex(unit, period, counts, item_costs(cat, counts))
     change = decompose(unit.code, _counts(unit, previous), counts, cat)
     return ScorecardContext(
@@ -251,7 +253,7 @@ def sample_ranking(period: str = PERIOD, units: list[UnitInfo] | None = None) ->
     """The ranked lists of the sample month: one section per tier present."""
     cat = load_catalogue()
     units = units or post_reform_units()
-    ranks_now, ranks_before = _ranked(units, period), _ranked(units, Period(period).previous().code)
+    ranks_now, ranks_before = _ranked(tuple(units), period), _ranked(tuple(units), Period(period).previous().code)
     sections = []
     for tier, title in TIER_TITLES.items():
         rows = []
