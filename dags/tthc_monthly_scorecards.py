@@ -39,12 +39,13 @@ from tthc.orchestration import pipeline, runtime
     doc_md=__doc__,
 )
 def tthc_monthly_scorecards():
-    @task(multiple_outputs=True)
-    def record_cut_off() -> dict:
-        """The run's cut-off, period, key and resolved params, for every later task."""
-        return runtime.run_facts(get_current_context())
+    @task(multiple_outputs=True, retries=0)
+    def preflight() -> dict:
+        """Check everything the run needs (tthc.orchestration.preflight), then record the run's
+        cut-off, period, key and resolved params, for every later task."""
+        return {**runtime.run_facts(get_current_context()), "preflight": pipeline.preflight()}
 
-    run = record_cut_off()
+    run = preflight()
     period, cut_off = run["period"], run["cut_off"]
 
     extracted = [

@@ -32,12 +32,13 @@ from tthc.orchestration import pipeline, runtime
     doc_md=__doc__,
 )
 def tthc_nightly():
-    @task(multiple_outputs=True)
-    def record_cut_off() -> dict:
-        """The run's cut-off, day, key and resolved params, for every later task."""
-        return runtime.run_facts(get_current_context())
+    @task(multiple_outputs=True, retries=0)
+    def preflight() -> dict:
+        """Check everything the run needs (tthc.orchestration.preflight), then record the run's
+        cut-off, period, key and resolved params, for every later task."""
+        return {**runtime.run_facts(get_current_context()), "preflight": pipeline.preflight()}
 
-    run = record_cut_off()
+    run = preflight()
     cut_off = run["cut_off"]
     extracted = [task(pipeline.extract_source)(run["run_key"], cut_off),
                  task(pipeline.extract_national)(run["run_key"], cut_off)]

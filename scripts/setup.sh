@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 # Pango: WeasyPrint's layout engine. fonts-liberation2: Liberation Serif 2.x, metric-compatible
 # with Times New Roman and, unlike 1.07 (fonts-liberation), with Vietnamese glyphs.
 # libharfbuzz-subset0: fast font subsetting when fonts are embedded. poppler-utils: pdftoppm.
-SYSTEM_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fontconfig poppler-utils)
+# chromium, chromium-driver: Debian's browser for the UI's browser test (Playwright drives
+# /usr/bin/chromium; no browser is ever downloaded), and its WebDriver for Selenium users.
+SYSTEM_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fontconfig poppler-utils
+                 chromium chromium-driver)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

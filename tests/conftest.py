@@ -66,6 +66,16 @@ class _Inbox:
 
 
 @pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (a mail server that is down)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
 def smtp_server():
     """A real SMTP server on a free loopback port; yields (host, port, inbox)."""
     import socket

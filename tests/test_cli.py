@@ -40,8 +40,10 @@ def test_points_refuses_wrong_arity_and_unknown_codes():
 
 def test_help_documents_every_subcommand():
     text = _cli("--help").stdout
-    for command in ("demo", "run", "backfill", "points", "generate", "national-mock"):
+    for command in ("demo", "run", "backfill", "check", "points", "generate", "national-mock"):
         assert command in text
+    for command in ("demo", "run", "backfill"):
+        assert "--retries N" in _cli(command, "--help").stdout and "--verbose" in _cli(command, "--help").stdout
     assert "--reextract" in _cli("backfill", "--help").stdout
     assert "--dossiers-per-year" in _cli("generate", "--help").stdout
 

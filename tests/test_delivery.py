@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import yaml
 from test_monthly_folder import ACTIVE, CLOSED, COMMUNES, PERIOD, build_month, copy_month
 
-from tthc.delivery.office import deliver_month, office_messages
+from tthc.delivery.office import DeliveryFailed, deliver_month, office_messages
 from tthc.orchestration.connections import SmtpEndpoint
 from tthc.paths import REPO_ROOT
 from tthc.quality.gate import CheckOutcome, GateResult
@@ -67,8 +67,9 @@ def month(built, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def smtp(smtp_server):
+def smtp(smtp_server, monkeypatch):
     host, port, inbox = smtp_server
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://{host}:{port}")  # the engineers' alerts
     return SmtpEndpoint(host, port, None, None, False), inbox
 
 
@@ -209,8 +210,9 @@ def test_smtp_down_raises_records_failure_and_a_later_run_sends_once(month, smtp
     engine, folder = month
     endpoint, inbox = smtp
     down = SmtpEndpoint("127.0.0.1", closed_port(), None, None, False)
-    with pytest.raises(OSError):  # raised, so that Airflow retries the task
-        deliver_month(engine, folder, PERIOD, down, send_mail=True)
+    with pytest.raises(DeliveryFailed, match=rf"127.0.0.1:{down.port} \(connection 'smtp_default'\): "
+                                             "ConnectionRefusedError.*Nothing was marked sent"):
+        deliver_month(engine, folder, PERIOD, down, send_mail=True)  # raised, so that Airflow retries the task
     assert ledger(engine) == [("office/1of1", "failed")]
     assert read_manifest(folder)["delivery"]["status"] == "failed"
     assert SCORECARDS <= {f["path"] for f in read_manifest(folder)["files"]}

@@ -135,7 +135,7 @@ def test_every_tthc_scorecards_command_in_the_runbook_parses():
     assert commands
     for command in commands:
         args = build_parser().parse_args(shlex.split(command)[1:])
-        assert args.command in {"demo", "run", "backfill", "points"}, command
+        assert args.command in {"demo", "run", "backfill", "points", "check"}, command
 
 
 def test_backfill_example_creates_the_months_the_runbook_names(dags, airflow_parser):

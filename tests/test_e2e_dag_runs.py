@@ -158,7 +158,8 @@ def test_nightly_early_warning_never_mails_from_manual_runs_and_survives_a_dead_
     out = _returned("tthc_nightly", "early_warning")
     # the weekly summary is due on a fresh warehouse and could not go out; it stays owed
     assert out["status"] == "undelivered" and out["office_summary_failed"] and not out["office_summary_sent"]
-    assert out["mail_error"] == "ConnectionRefusedError" and out["alerted"] == []  # no channel works
+    assert out["mail_error"] == "ConnectionRefusedError"
+    assert out["alert"]["sent_by"] == [] and out["alert"]["pending"]  # no channel works: the alert waits
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(early_warning_ledger)).scalar_one() == 0
     engine.dispose()

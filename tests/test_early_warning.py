@@ -331,14 +331,15 @@ def test_the_task_does_not_fail_when_the_mail_server_is_down_and_alerts_once(wh,
     use_smtp(dead_endpoint())
     out = pipeline.early_warning(NOW, send=True)
     assert out["status"] == "undelivered" and out["failed_units"] == ["U1", "U2"] and out["mailed_units"] == []
-    assert out["alerted"] == ["webhook"]  # the mail channel is the dead server itself
+    assert out["alert"]["sent_by"] == ["webhook"]  # the mail channel is the dead server itself
+    assert "ConnectionRefusedError" in out["alert"]["not_sent_because"][0]
     assert _ledger_count(wh.engine, ew.early_warning_ledger) == 0  # nothing counted as announced
     assert out["office_summary_failed"] and not out["office_summary_sent"]
     assert len(posts) == 1 and "2 unit mail(s) not sent (U1, U2)" in posts[0]["text"]
     assert "weekly summary not sent" in posts[0]["text"]
     assert posts[0]["key"] == "early_warning_undelivered/2025-03-11"
     again = pipeline.early_warning(NOW, send=True)  # a rerun of the same night: no second alert
-    assert again["status"] == "undelivered" and again["alerted"] == [] and len(posts) == 1
+    assert again["status"] == "undelivered" and again["alert"]["sent_by"] == [] and len(posts) == 1
     # the server is back the next night: everything still due is announced, nothing is lost
     use_smtp(endpoint(smtp_server))
     next_night = pipeline.early_warning(NOW + dt.timedelta(hours=1), send=True)

@@ -16,11 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from tthc.calendar import load_calendar
+from tthc.extract.contract import SOURCE_COLUMNS
 from tthc.sim.generator import generate
 from tthc.sim.national_store import NATIONAL_TABLES
 from tthc.sim.reference import REFORM_ON, all_units
 from tthc.sim.settings import load_generator_config
-from tthc.sim.source_schema import SOURCE_COLUMNS
 
 SPRING = (dt.date(2025, 3, 1), dt.date(2025, 4, 30))
 LOCAL = "%Y-%m-%d %H:%M:%S"

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from warehouse_builder import DEPT, Warehouse, at
 
 from tthc.reports import month_folder
-from tthc.reports.month_folder import read_manifest, swap_into_place, write_month_folder
+from tthc.reports.month_folder import read_manifest, swap_into_place, write_manifest, write_month_folder
 from tthc.warehouse import schema as wh
 
 PERIOD = "2025-09"
@@ -110,7 +110,7 @@ def test_the_folder_holds_exactly_the_outputs_files(built):
     scores = (folder / "unit_scores.csv").read_text(encoding="utf-8").splitlines()
     assert [line.split(",")[1] for line in scores[1:]] == [*ACTIVE, "H57"]
     quality = json.loads((folder / "quality.json").read_text(encoding="utf-8"))
-    assert quality == {"period": PERIOD, "status": "ok", "critical_checks": [], "runs": []}
+    assert quality == {"period": PERIOD, "status": "ok", "critical_checks": [], "runs": [], "alerts_not_sent": []}
     # score_changes.csv (beyond outputs.md): no August results, so nothing to compare with
     changes = list(csv.DictReader(io.StringIO((folder / "score_changes.csv").read_text(encoding="utf-8"))))
     totals = [r for r in changes if r["component"] == "TOTAL"]
@@ -132,6 +132,18 @@ def test_the_manifest_lists_every_file_with_its_hash_and_size(built):
     for name, entry in listed.items():
         data = (folder / name).read_bytes()
         assert entry == {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def test_the_manifest_ignores_other_writers_temporary_files(month):
+    # Two deliveries rewrite the manifest at once: each must not list (and hash) the other's
+    # temporary file, which is renamed away while it looks (a FileNotFoundError before).
+    _engine, out = month
+    folder = out / PERIOD
+    (folder / ".manifest.json.0a1b2c3d.tmp").write_text("{}", encoding="utf-8")
+    (folder / "scorecards" / ".H01.pdf.4242.tmp").write_bytes(b"%PDF")
+    manifest = read_manifest(folder)
+    write_manifest(folder, PERIOD, BUILT_AT, manifest["source_watermarks"], {"status": "pending"})
+    assert {f["path"] for f in read_manifest(folder)["files"]} == EXPECTED_FILES - {"manifest.json"}
 
 
 def test_a_failure_midway_leaves_the_previous_folder_and_no_temporary_one(month, monkeypatch):

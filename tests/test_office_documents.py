@@ -42,7 +42,7 @@ from tthc.periods import Period
 from tthc.quality.gate import run_gate
 from tthc.reports import formatting as fmt
 from tthc.reports.month_folder import build_contexts, write_month_folder
-from tthc.reports.render import ITEM_TYPE_TITLES
+from tthc.reports.templating import ITEM_TYPE_TITLES
 from tthc.sim.generator import generate
 
 PERIOD = Period("2025-03")

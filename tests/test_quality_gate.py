@@ -13,10 +13,9 @@ import sqlalchemy as sa
 from national_server import running_national_mock
 
 from tthc import config
-from tthc.delivery.alerts import alert_quality
+from tthc.delivery.alerts import alert_quality, alerted_checks, pending_alerts, send_pending_alerts
 from tthc.extract.national import NationalClient, feeds, load_feed
 from tthc.extract.provincial import extract_all
-from tthc.orchestration.connections import SmtpEndpoint
 from tthc.periods import to_local_naive
 from tthc.quality import gate, pending
 from tthc.quality.checks import load_checks
@@ -156,12 +155,12 @@ def test_each_dirty_kind_is_caught_with_its_severity_quarantined_and_excluded(pr
 
 
 def test_engineers_get_one_alert_per_check_and_period_without_personal_data(province, warehouse_url,
-                                                                            smtp_server):
+                                                                            smtp_server, monkeypatch):
     replica, store, _ = province
     host, port, inbox = smtp_server
-    smtp = SmtpEndpoint(host, port, None, None, False)
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://{host}:{port}")
     warehouse, result = night(replica, store, warehouse_url)
-    alerted = alert_quality(warehouse, result, smtp)
+    alerted = alerted_checks(alert_quality(warehouse, result))
     failed = [o for o in result.failed if o.severity != "info"]
     assert sorted(alerted) == sorted(o.name for o in failed) and len(inbox.messages) == 1
     message = inbox.messages[0]
@@ -187,7 +186,7 @@ def test_engineers_get_one_alert_per_check_and_period_without_personal_data(prov
     # A rerun of the same period (extraction and gate again) sends nothing more.
     warehouse, rerun = night(replica, store, warehouse_url)
     assert [o.name for o in rerun.failed] == [o.name for o in result.failed]
-    assert alert_quality(warehouse, rerun, smtp) == [] and len(inbox.messages) == 1
+    assert alert_quality(warehouse, rerun) is None and len(inbox.messages) == 1
 
     # A new failure in the same period is alerted on its own: a unit with a tier off the list
     # (staged and noted for the gate as a load does).
@@ -197,10 +196,37 @@ def test_engineers_get_one_alert_per_check_and_period_without_personal_data(prov
         pending.note_rows(conn, wh.stg_units, [unit])
     critical = run_gate(warehouse, warehouse_url, DAG, PERIOD, RUN_START)
     assert critical.status == "critical"
-    assert alert_quality(warehouse, critical, smtp) == ["unit_invalid"] and len(inbox.messages) == 2
+    assert alerted_checks(alert_quality(warehouse, critical)) == ["unit_invalid"] and len(inbox.messages) == 2
     assert "CRITICAL" in inbox.messages[1]["Subject"]
     assert "000.00.00.H57" in inbox.messages[1].get_body(preferencelist=("plain",)).get_content()
     assert month_status(warehouse, "2025-03") == ("critical", ["unit_invalid"])
+
+
+@pytest.mark.parametrize("channel", ["no smtp_default", "mail server refusing"])
+def test_an_alert_no_channel_carries_is_kept_pending_and_sent_once_by_the_next_run(
+        channel, province, warehouse_url, smtp_server, monkeypatch, unused_port):
+    replica, store, _ = province
+    host, port, inbox = smtp_server
+    if channel == "no smtp_default":
+        monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{unused_port}")  # nothing listens
+    warehouse, result = night(replica, store, warehouse_url)
+    outcome = alert_quality(warehouse, result)
+    assert outcome.pending and outcome.channels == [] and "smtp_default" in outcome.problems[0]
+    assert alerted_checks(outcome) == [] and inbox.messages == []
+    [held] = pending_alerts(warehouse)
+    assert held["attempts"] == 1 and "smtp_default" in held["not_sent_because"] and PERIOD in held["subject"]
+    # The same failures found again while the channel is still down: still one pending alert.
+    warehouse, rerun = night(replica, store, warehouse_url)
+    assert alert_quality(warehouse, rerun) is None and len(pending_alerts(warehouse)) == 1
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://{host}:{port}")
+    assert send_pending_alerts(warehouse) == {"sent": 1, "still_pending": 0}
+    assert len(inbox.messages) == 1 and PERIOD in inbox.messages[0]["Subject"]
+    assert pending_alerts(warehouse) == [] and send_pending_alerts(warehouse) == {"sent": 0, "still_pending": 0}
+    warehouse, again = night(replica, store, warehouse_url)
+    assert alert_quality(warehouse, again) is None and len(inbox.messages) == 1
 
 
 def test_a_gate_judges_the_loaded_rows_and_finds_what_judging_every_row_finds(province, warehouse_url):

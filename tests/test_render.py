@@ -32,7 +32,6 @@ from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
 from tthc.reports.model import TrendPoint
 from tthc.reports.render import (
-    ITEM_TYPE_TITLES,
     TemplateOnlyFetcher,
     change_view,
     render_html,
@@ -44,6 +43,7 @@ from tthc.reports.render import (
 )
 from tthc.reports.samples import BUSY_UNIT, NOT_SCORED_UNIT, post_reform_units, sample_ranking, sample_scorecard
 from tthc.reports.svg import trend_svg
+from tthc.reports.templating import ITEM_TYPE_TITLES
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_DPI = 96

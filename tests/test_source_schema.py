@@ -9,8 +9,9 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
+from tthc.extract.contract import SOURCE_COLUMNS
 from tthc.paths import REPO_ROOT
-from tthc.sim.source_schema import SOURCE_COLUMNS, create_source_schema
+from tthc.sim.source_schema import create_source_schema
 
 SPEC = REPO_ROOT.parent / "shared" / "spec" / "sources.md"
 # How each contract type is declared on each database.

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc import config
+from tthc.delivery.alerts import Alert, alert_engineers
 from tthc.delivery.mail import Attachment, build_message, send
 from tthc.orchestration.connections import SmtpEndpoint
 from tthc.quality.gate import month_status
@@ -240,18 +241,8 @@ def ledger_rows(engine: Engine, period: str) -> list[dict]:
     return out
 
 
-def _alert_engineers(engine: Engine, smtp: SmtpEndpoint | None, key: str, subject: str, text: str) -> bool:
-    """One alert per key, ever (alert_ledger)."""
-    with engine.connect() as conn:
-        if conn.execute(sa.select(wh.alert_ledger.c.alert_key).where(wh.alert_ledger.c.alert_key == key)).first():
-            return False
-    if smtp is None:
-        return False
-    rec = config.recipients()
-    send(smtp, build_message(rec.sender, rec.data_engineers, subject, text))
-    with engine.begin() as conn:
-        conn.execute(sa.insert(wh.alert_ledger).values(alert_key=key, sent_at=dt.datetime.now(), channel="email"))
-    return True
+class DeliveryFailed(RuntimeError):
+    """The office's mail could not go out; the message names the connection and what to do."""
 
 
 def deliver_month(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | None, send_mail: bool,
@@ -260,11 +251,11 @@ def deliver_month(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint 
     status, critical = month_status(engine, period)
     if status == "critical":
         reason = f"quality gate critical: {', '.join(critical) or 'see quality.json'}"
-        _alert_engineers(engine, smtp, f"publication_blocked/{period}",
-                         f"[tthc-scorecards] {period} NOT sent to the office: {reason}",
-                         f"The month {period} was written to {folder} but not sent to the office, because "
-                         f"its quality gate failed critically ({reason}).\nFix the source, rerun the month; "
-                         "see docs/runbook.md.")
+        alert_engineers(engine, Alert(f"publication_blocked/{period}",
+                                      f"[tthc-scorecards] {period} NOT sent to the office: {reason}",
+                                      f"The month {period} was written to {folder} but not sent to the office, "
+                                      f"because its quality gate failed critically ({reason}).\nFix the source, "
+                                      "rerun the month; see docs/runbook.md."))
         outcome = {"status": "blocked", "reason": reason}
     elif not send_mail:
         # A rerun without sending must not hide that an earlier run delivered the month.
@@ -275,7 +266,9 @@ def deliver_month(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint 
         except OSError as exc:  # recorded in the manifest, then raised so that Airflow retries
             _record(folder, period, manifest, {"status": "failed", "error": exc.__class__.__name__,
                                                "ledger": ledger_rows(engine, period)})
-            raise
+            raise DeliveryFailed(f"{period}: the office's mail was not sent — mail server {smtp.host}:{smtp.port} "
+                                 f"(connection 'smtp_default'): {type(exc).__name__}: {exc}. Nothing was marked "
+                                 "sent; rerun once the server answers.") from exc
     _record(folder, period, manifest, outcome)
     return outcome
 
@@ -287,7 +280,8 @@ def _record(folder: Path, period: str, manifest: dict, delivery: dict) -> None:
 
 def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | None, resend: bool) -> dict:
     if smtp is None:
-        raise RuntimeError("sending was asked for but no smtp_default connection is configured")
+        raise DeliveryFailed("sending was asked for but connection 'smtp_default' is not defined: "
+                             "set AIRFLOW_CONN_SMTP_DEFAULT (e.g. smtp://relay.example:25)")
     sent, skipped, uncertain = [], [], []
     for msg in office_messages(folder, period):
         state = _claim(engine, period, msg, resend)
@@ -303,14 +297,17 @@ def _send_all(engine: Engine, folder: Path, period: str, smtp: SmtpEndpoint | No
         except OSError as exc:
             _mark(engine, period, msg, "failed", f"{exc.__class__.__name__}: {exc}")
             raise
+        except BaseException:  # stopped by the operator: the server never confirmed, so not sent
+            _mark(engine, period, msg, "failed", "interrupted before the mail server confirmed")
+            raise
         _mark(engine, period, msg, "sent")
         sent.append(msg.recipient_key)
     if uncertain:
-        _alert_engineers(engine, smtp, f"delivery_uncertain/{period}/{'+'.join(uncertain)}",
-                         f"[tthc-scorecards] {period}: delivery state unknown for {', '.join(uncertain)}",
-                         "A previous attempt stopped between 'sending' and 'sent', or sent only some parts of "
-                         "an earlier split of the month. Check the mail server's log; "
-                         "rerun with resend=true only if the office did not receive it.")
+        alert_engineers(engine, Alert(f"delivery_uncertain/{period}/{'+'.join(uncertain)}",
+                                      f"[tthc-scorecards] {period}: delivery state unknown for {', '.join(uncertain)}",
+                                      "A previous attempt stopped between 'sending' and 'sent', or sent only some "
+                                      "parts of an earlier split of the month. Check the mail server's log; "
+                                      "rerun with resend=true only if the office did not receive it."))
     log.info("delivery %s: sent %s, already sent %s, uncertain %s", period, sent, skipped, uncertain)
     return {"status": "sent" if not uncertain else "uncertain", "sent": sent, "already_sent": skipped,
             "uncertain": uncertain}

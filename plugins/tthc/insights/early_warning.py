@@ -54,6 +54,7 @@ from sqlalchemy.engine import Connection, Engine
 from tthc import config
 from tthc.calendar import WorkingCalendar, load_calendar
 from tthc.delivery import mail
+from tthc.delivery.alerts import Alert
 from tthc.indicators.finishers import EIGHT_WORKING_HOURS, FEEDBACK_DAYS
 from tthc.orchestration.connections import SmtpEndpoint
 from tthc.paths import TEMPLATE_DIR
@@ -387,8 +388,8 @@ def _office_summary_due(engine: Engine, cut_off: dt.datetime, rules: WarningRule
     return None if done else key
 
 
-def undelivered_alert(run: WarningRun) -> tuple[str, str, str]:
-    """(alert key, subject, text) telling the engineers what a night could not send: codes only."""
+def undelivered_alert(run: WarningRun) -> Alert:
+    """The alert telling the engineers what a night could not send: codes only."""
     night = run.cut_off[:10]
     parts = []
     if run.failed_units:
@@ -401,7 +402,7 @@ def undelivered_alert(run: WarningRun) -> tuple[str, str, str]:
             "Nothing is lost: the items were not recorded as announced, so the next night's run announces "
             "those still due, and the weekly summary goes out with the next run that can send it.\n"
             "Check the mail relay and the smtp_default connection; docs/runbook.md, 'Early warning'.")
-    return f"early_warning_undelivered/{night}", subject, text
+    return Alert(f"early_warning_undelivered/{night}", subject, text)
 
 
 def send_warnings(engine: Engine, cut_off: dt.datetime, smtp: SmtpEndpoint,

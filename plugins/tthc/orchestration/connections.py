@@ -79,6 +79,21 @@ def smtp_endpoint() -> SmtpEndpoint:
                         conn.password or None, bool(extra.get("starttls", False)))
 
 
+class ConnectionMissing(RuntimeError):
+    """A connection the run needs is not defined; the message names it and how to set it."""
+
+
+def required_smtp() -> SmtpEndpoint:
+    """smtp_default for a run that must send: a missing connection is an error naming it."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return smtp_endpoint()
+    except AirflowNotFoundException:
+        raise ConnectionMissing(f"sending was asked for but connection '{SMTP}' is not defined: set "
+                                "AIRFLOW_CONN_SMTP_DEFAULT (e.g. smtp://relay.example:25)") from None
+
+
 def output_dir() -> Path:
     from airflow.sdk import Variable
 

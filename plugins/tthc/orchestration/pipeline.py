@@ -27,6 +27,20 @@ def warehouse_engine():
     return engine_for_url(connections.database_url(connections.WAREHOUSE))
 
 
+def preflight() -> dict:
+    """Fail the run in seconds when something it needs is wrong (orchestration.preflight), then
+    send the alerts earlier runs could not. A mail server that does not answer only warns here:
+    the month is built all the same, and the tasks that mail cope with it."""
+    from tthc.delivery.alerts import send_pending_alerts
+    from tthc.orchestration.preflight import run_preflight
+
+    report = run_preflight(mail_required=False)
+    report.raise_for_problems()
+    for warning in report.warnings:
+        log.warning("preflight: %s", warning)
+    return {**report.as_dict(), "pending_alerts": send_pending_alerts(warehouse_engine())}
+
+
 def extract_source(run_key: str, upper_bound: Instant, reread_from: Instant | None = None) -> dict:
     """Incremental load of the replica's tables; the watermark advances to `upper_bound`."""
     limits = config.thresholds()
@@ -55,21 +69,19 @@ def extract_national(run_key: str, pass_started: Instant, reread_from: Instant |
 
 
 def quality_gate(dag_id: str, period: str, run_started_at: Instant) -> dict:
-    """Validate, quarantine, exclude; alert the engineers of new failures. Returns the status."""
-    from tthc.delivery.alerts import alert_quality
+    """Validate, quarantine, exclude; alert the engineers of new failures. Returns the status.
+
+    The gate's outcome is stored before any alert is tried, and an alert no channel carries
+    is kept pending (tthc.delivery.alerts): a missing or failing channel changes nothing else.
+    """
+    from tthc.delivery.alerts import alert_quality, alerted_checks
 
     engine = warehouse_engine()
     result = run_gate(engine, connections.database_url(connections.WAREHOUSE), dag_id, period,
                       instant(run_started_at))
-    alerted: list[str] = []
-    if result.failed:
-        try:
-            alerted = alert_quality(engine, result, connections.smtp_endpoint())
-        except OSError as exc:
-            # The gate's outcome is stored either way; the alert is retried by the next run.
-            log.error("quality alert for %s could not be sent: %s", result.run_key, exc)
-    return {"status": result.status, "failed": [o.name for o in result.failed], "alerted": alerted,
-            "excluded_dossiers": result.excluded_dossiers}
+    alert = alert_quality(engine, result) if result.failed else None
+    return {"status": result.status, "failed": [o.name for o in result.failed], "alerted": alerted_checks(alert),
+            "alert": alert.as_dict() if alert else None, "excluded_dossiers": result.excluded_dossiers}
 
 
 def early_warning(cut_off: Instant, send: bool) -> dict:
@@ -79,10 +91,10 @@ def early_warning(cut_off: Instant, send: bool) -> dict:
     of past nights, manual and demo runs — count what would be announced and record nothing,
     so no unit is ever mailed about a past night and nothing is marked announced unsent. A mail
     that cannot go out does not fail the night: its items stay unannounced for the next night,
-    the engineers are alerted (once per night, by every channel that works) and the task's
-    summary says what was not sent.
+    the engineers are alerted (once per night, by every channel that works, or kept pending)
+    and the task's summary says what was not sent.
     """
-    from tthc.delivery.alerts import alert_engineers_once
+    from tthc.delivery.alerts import alert_engineers
     from tthc.insights import early_warning as ew
 
     engine, cut_off = warehouse_engine(), instant(cut_off)
@@ -91,13 +103,12 @@ def early_warning(cut_off: Instant, send: bool) -> dict:
         log.info("early warning %s: not sending (a backfill or manual run); %d item(s) due, none announced",
                  cut_off.isoformat(), len(items))
         return {"status": "not_requested", "cut_off": cut_off.isoformat(), "candidates": len(items)}
-    smtp = connections.smtp_endpoint()
-    run = ew.send_warnings(engine, cut_off, smtp)
+    run = ew.send_warnings(engine, cut_off, connections.required_smtp())
     out = {"status": "ok", **run.as_dict()}
     if run.undelivered:
-        key, subject, text = ew.undelivered_alert(run)
-        log.warning("%s; the items stay unannounced for the next night", subject)
-        out |= {"status": "undelivered", "alerted": alert_engineers_once(engine, smtp, key, subject, text)}
+        alert = ew.undelivered_alert(run)
+        log.warning("%s; the items stay unannounced for the next night", alert.subject)
+        out |= {"status": "undelivered", "alert": alert_engineers(engine, alert).as_dict()}
     return out
 
 
@@ -155,8 +166,5 @@ def finish_month_folder(period: str, cut_off: Instant, staging: str) -> dict:
 def deliver(period: str, send: bool, resend: bool) -> dict:
     from tthc.delivery.office import deliver_month
 
-    try:
-        smtp = connections.smtp_endpoint()
-    except Exception:  # noqa: BLE001 - no smtp_default: deliver_month refuses to send, says why
-        smtp = None
+    smtp = connections.required_smtp() if send else None
     return deliver_month(warehouse_engine(), connections.output_dir() / period, period, smtp, send, resend)

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc import config
+from tthc.delivery.alerts import pending_alerts
 from tthc.indicators.catalogue import PROVINCE_CODE, Catalogue, load_catalogue
 from tthc.indicators.export import export_period
 from tthc.indicators.tables import ind_results, ind_unit_scores, ind_violations
@@ -279,7 +280,9 @@ def quality_report(engine: Engine, period: str) -> dict:
             sa.or_(q.period == period, q.period.like(f"{period}-%"))).order_by(q.period, q.dag_id)).mappings().all()
     status, critical = month_status(engine, period)
     return {"period": period, "status": status, "critical_checks": critical,
-            "runs": [json.loads(r["report_json"]) for r in runs]}
+            "runs": [json.loads(r["report_json"]) for r in runs],
+            # alerts about failed checks that no channel could carry yet, and why
+            "alerts_not_sent": [a for a in pending_alerts(engine) if a["key"].startswith("quality/")]}
 
 
 def source_watermarks(engine: Engine) -> dict[str, str | None]:
@@ -289,8 +292,16 @@ def source_watermarks(engine: Engine) -> dict[str, str | None]:
     return {stream: mark.isoformat() if mark else None for stream, mark in rows}
 
 
+def published_files(folder: Path) -> list[Path]:
+    """The month's documents: every file but the manifest and hidden ones — a writer's temporary
+    file (".name.*.tmp") belongs to that writer and may be renamed away while we look."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.name != MANIFEST and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and p.is_file())
+
+
 def write_manifest(folder: Path, period: str, built_at: dt.datetime, watermarks: dict, delivery: dict) -> Path:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    files = published_files(folder)
     manifest = {
         "period": period,
         "built_at": built_at.isoformat(),

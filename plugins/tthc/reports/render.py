@@ -9,7 +9,6 @@ Each render is independent and single-threaded: callers parallelise with process
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import logging
 import os
@@ -20,7 +19,6 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import jinja2
 import openpyxl
 import pypdfium2
 from openpyxl.styles import Alignment, Font
@@ -35,17 +33,8 @@ from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
 from tthc.reports.model import TIER_TITLES, FailureList, RankingContext, ScorecardContext, ScoreChangeSection
 from tthc.reports.svg import trend_svg
+from tthc.reports.templating import html_environment
 
-ITEM_TYPE_TITLES = {
-    "dossier": "hồ sơ",
-    "procedure": "thủ tục",
-    "announcement_procedure": "công bố/thủ tục",
-    "announcement": "quyết định công bố",
-    "publication": "công khai",
-    "payment": "giao dịch thanh toán",
-    "feedback": "phản ánh, kiến nghị",
-    "unit": "đơn vị",
-}
 # WeasyPrint reports every layout step of every page at INFO: twenty lines a scorecard in
 # the task logs, where the engineers look for what went wrong.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -71,37 +60,6 @@ class TemplateOnlyFetcher(URLFetcher):
         if not path.is_relative_to(self._root):
             raise ValueError(f"refused to fetch {url!r}: outside {self._root}")
         return super().fetch(url, headers)
-
-
-def _rank_change(change: int | None) -> str:
-    if change is None:
-        return "–"
-    if change == 0:
-        return "="
-    return f"▲ {change}" if change > 0 else f"▼ {-change}"
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,  # a misspelt field fails the render, not the reader
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        num=lambda v, d=2: fmt.format_number(v, d),
-        count=fmt.format_count,
-        pct=fmt.format_percent,
-        signed=fmt.format_signed,
-        month=fmt.format_month,
-        dateline=fmt.format_date_line,
-        item_type=lambda t: ITEM_TYPE_TITLES.get(t, t),
-        month_short=fmt.format_month_short,
-        rank_change=_rank_change,
-    )
-    return env
 
 
 def _number_line(document_number: str, symbol: str) -> str:
@@ -209,7 +167,7 @@ def ranking_view(ctx: RankingContext) -> dict:
 
 def render_html(template: str, view: dict) -> str:
     """The document's HTML, NFC-normalised (data and templates may mix Unicode forms)."""
-    return fmt.nfc(_environment().get_template(template).render(**view))
+    return fmt.nfc(html_environment().get_template(template).render(**view))
 
 
 def _write_atomically(out_path: Path, write: Callable[[Path], None]) -> Path:

@@ -1,4 +1,5 @@
-"""The 12-month trend chart of a unit's total, as inline SVG (no browser, no plotting library).
+"""The 12-month trend chart of a unit's total (or of one group's points), as inline SVG (no
+browser, no plotting library).
 
 A pure function of the trend points: the same input gives the same bytes, so the golden
 image of a scorecard stays stable. Months without a score break the line instead of
@@ -37,8 +38,12 @@ def trend_svg(
     width: float = 600,
     height: float = 190,
     thresholds: Sequence[float] = (50, 70, 80),
+    maximum: float = 100,
 ) -> str:
-    """An SVG line chart of totals (0–100) by month, with the band thresholds as dashed lines."""
+    """An SVG line chart of totals (0–`maximum`) by month, with the band thresholds as dashed lines.
+
+    A group's chart passes the group's maximum points (18, 20, 12, …) and no thresholds.
+    """
     left, right, top, bottom = 34.0, 10.0, 14.0, 28.0
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(points), 1)
@@ -48,7 +53,7 @@ def trend_svg(
         return left + step * (i + 0.5)
 
     def y(total: float) -> float:
-        return top + plot_h * (1 - max(0.0, min(100.0, total)) / 100)
+        return top + plot_h * (1 - max(0.0, min(maximum, total)) / maximum)
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
@@ -56,9 +61,10 @@ def trend_svg(
         f'<rect x="{left:g}" y="{top:g}" width="{plot_w:g}" height="{plot_h:g}" fill="none" '
         'stroke="#000" stroke-width="0.6"/>',
     ]
-    for tick in (0, 25, 50, 75, 100):
+    for tick in (maximum * q / 4 for q in range(5)):
         parts.append(
-            f'<text x="{left - 4:g}" y="{y(tick) + 3:.2f}" text-anchor="end">{tick}</text>'
+            f'<text x="{left - 4:g}" y="{y(tick) + 3:.2f}" text-anchor="end">'
+            f"{format_number(tick, 0 if tick.is_integer() else 1)}</text>"
         )
     for threshold in thresholds:
         parts.append(
@@ -78,7 +84,7 @@ def trend_svg(
         if point.total is None:
             continue
         parts.append(f'<circle cx="{x(i):.2f}" cy="{y(point.total):.2f}" r="2.2" fill="#1f3f7a"/>')
-        label_y = y(point.total) - 6 if point.total < 90 else y(point.total) + 14
+        label_y = y(point.total) - 6 if point.total < 0.9 * maximum else y(point.total) + 14
         parts.append(
             f'<text x="{x(i):.2f}" y="{label_y:.2f}" text-anchor="middle" font-size="10">'
             f"{escape(format_number(point.total, 1))}</text>"

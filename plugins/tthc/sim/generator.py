@@ -23,6 +23,7 @@ from faker import Faker
 from sqlalchemy import create_engine
 
 from tthc.calendar import load_calendar
+from tthc.extract.contract import SOURCE_COLUMNS
 from tthc.sim.catalogue import build_province
 from tthc.sim.dossiers import DAY, Context, month_dossiers
 from tthc.sim.loader import BulkWriter
@@ -30,7 +31,7 @@ from tthc.sim.national import announcements, dossier_ratings, feedback, synced_d
 from tthc.sim.national_store import create_national_store, drop_national_store
 from tthc.sim.reference import HISTORY_START, PROVINCE
 from tthc.sim.settings import GeneratorConfig, load_generator_config
-from tthc.sim.source_schema import SOURCE_COLUMNS, create_source_schema, drop_source_schema
+from tthc.sim.source_schema import create_source_schema, drop_source_schema
 from tthc.sim.textfmt import sql_ts
 from tthc.sim.worktime import WorkClock, day_seconds
 

@@ -25,7 +25,12 @@ def engine_for_url(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=_connect_timeout(url))
+
+
+def _connect_timeout(url: str) -> dict:
+    """A server that does not answer is an error in seconds, not after the OS's TCP timeout."""
+    return {"connect_timeout": 10} if sa.make_url(url).get_backend_name() == "postgresql" else {}
 
 
 class SourceMissing(RuntimeError):
@@ -48,8 +53,8 @@ def source_engine(url: str) -> Engine:
         ro = parsed.set(database=f"file:{Path(path).resolve()}?mode=ro", query={"uri": "true"})
         return sa.create_engine(ro)
     if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True,
-                                connect_args={"options": "-c default_transaction_read_only=on"})
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={
+            "options": "-c default_transaction_read_only=on", **_connect_timeout(url)})
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 

@@ -350,6 +350,23 @@ alert_ledger = Table(
     Column("channel", Text),
 )
 
+# An alert no channel could carry (no smtp_default, the mail server down, the webhook failing):
+# kept with why, and sent by the next run that can (tthc.delivery.alerts). `covers`: the
+# alert_ledger keys the message stands for (JSON list), so that no run alerts them twice.
+pending_alerts = Table(
+    "pending_alerts", metadata,
+    Column("alert_key", Text, primary_key=True),
+    Column("covers", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("html", Text),
+    Column("webhook_payload", Text),
+    ts("first_tried_at"),
+    ts("last_tried_at"),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+)
+
 # --- the forecast's accuracy on this province's own months ---------------------------------
 # Written by every monthly run (tthc.insights.forecast.backtest_closed_months): per method and
 # cut-off day, the mean absolute error of the projected total over the closed months replayed
