@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 
 import pytest
@@ -56,7 +57,8 @@ def test_csv_files_are_well_formed_and_sorted(wh, tmp_path):
                          "0.000000,13.333333,,,0.000000,16.444444,46.527778,Yếu,1")
     assert scores[3] == "2025-03,H57,Thành phố Huế,province,0.000000,13.333333,,,0.000000,16.444444,46.527778,Yếu,"
     violations = (tmp_path / "out" / "violations" / "000.21.31.H57.csv").read_text(encoding="utf-8")
-    assert "ON_TIME,dossier,000.21.31.H57-250303-0001,finished after the due date\n" in violations
+    # detail: the catalogue's Vietnamese for the stored reason code (finished_late)
+    assert "ON_TIME,dossier,000.21.31.H57-250303-0001,Hồ sơ giải quyết quá hạn\n" in violations
     header_only = (tmp_path / "out" / "violations" / "000.00.10.H57.csv").read_text(encoding="utf-8")
     assert header_only == "indicator_code,item_type,item_id,detail\n"
 
@@ -85,3 +87,15 @@ def test_province_name_follows_the_period(wh, tmp_path):
     export_period(wh.engine, "2024-12", tmp_path / "old")
     last = (tmp_path / "old" / "unit_scores.csv").read_text(encoding="utf-8").splitlines()[-1]
     assert last.startswith("2024-12,H57,Tỉnh Thừa Thiên Huế,province,")
+
+
+def test_a_failure_reason_the_catalogue_does_not_word_stops_the_run_before_writing(wh, monkeypatch):
+    from tthc.indicators.catalogue import Catalogue
+
+    wh.compute(M)
+    before = wh.violations(M)
+    worded = Catalogue.reasons_of
+    monkeypatch.setattr(Catalogue, "reasons_of", lambda self, code: {} if code == "ON_TIME" else worded(self, code))
+    with pytest.raises(ValueError, match=r"config/indicators.yaml.*ON_TIME: 'finished_late'"):
+        compute_period(wh.engine, M, dt.datetime(2025, 4, 1, 2))
+    assert wh.violations(M) == before  # the period's rows are as the last good run left them

@@ -174,7 +174,7 @@ def test_late_completion_is_recovered_from_on_time_violations(province):
     """ON_TIME's own share mixes months: a late dossier still open at the end of M with its due
     date after M passes in M (spec: open at end, due_at ≥ end) and fails the next month. So the
     rate is read where it is planted once per dossier: the dossiers completed in M, failing
-    ON_TIME as 'finished after the due date' or 'second supplement request'."""
+    ON_TIME as finished late or with a second supplement request."""
     rates = province.summary.unit_rates
     d, v, q = wh.stg_dossiers.c, ind_violations.c, wh.quality_excluded_dossiers.c
     completed = (d.completed_at >= M.start) & (d.completed_at < M.end) & d.received_at.is_not(None) \
@@ -185,7 +185,7 @@ def test_late_completion_is_recovered_from_on_time_violations(province):
         failed = dict(conn.execute(
             sa.select(v.unit_code, sa.func.count())
             .where(v.period == M.code, v.indicator_code == "ON_TIME",
-                   v.detail.in_(["finished after the due date", "second supplement request"]),
+                   v.detail.in_(["finished_late", "second_supplement"]),
                    v.item_id.in_(sa.select(d.dossier_code).where(completed)))
             .group_by(v.unit_code)).all())
     shares = {u: (failed.get(u, 0) / n, n) for u, n in totals.items()

@@ -1,8 +1,9 @@
 """The monthly documents: formatting, the trend chart, scorecard and ranking PDFs, the XLSX.
 
 PDFs are rendered once per module (about a second each) and read back with pdfplumber
-and pypdf. The golden images of a scorecard's pages 1 and 3 live in tests/golden/; regenerate
-them after an intended layout change (and look at them) with:
+and pypdf. The golden images of page 1 of three scorecards (a department, a commune with many
+failed items, a unit with no dossier) live in tests/golden/; regenerate them after an intended
+layout change (and look at them) with:
 
     UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py -k golden
 """
@@ -22,6 +23,7 @@ import openpyxl
 import pdfplumber
 import pypdf
 import pytest
+from document_checks import overflowing_words, table_cells
 from PIL import Image, ImageChops
 from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError
@@ -39,8 +41,9 @@ from tthc.reports.render import (
     render_scorecard,
     scorecard_view,
 )
-from tthc.reports.samples import NOT_SCORED_UNIT, post_reform_units, sample_ranking, sample_scorecard
+from tthc.reports.samples import BUSY_UNIT, NOT_SCORED_UNIT, post_reform_units, sample_ranking, sample_scorecard
 from tthc.reports.svg import trend_svg
+from tthc.reports.templating import ITEM_TYPE_TITLES
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_DPI = 96
@@ -105,6 +108,25 @@ def scorecard_ctx():
 @pytest.fixture(scope="module")
 def scorecard_pdf(scorecard_ctx, tmp_path_factory):
     return render_scorecard(scorecard_ctx, tmp_path_factory.mktemp("sc") / "000.01.00.H57.pdf")
+
+
+def unit(code: str):
+    return next(u for u in post_reform_units() if u.code == code)
+
+
+@pytest.fixture(scope="module")
+def busy_ctx():
+    return sample_scorecard(unit(BUSY_UNIT))
+
+
+@pytest.fixture(scope="module")
+def busy_pdf(busy_ctx, tmp_path_factory):
+    return render_scorecard(busy_ctx, tmp_path_factory.mktemp("busy") / f"{BUSY_UNIT}.pdf")
+
+
+@pytest.fixture(scope="module")
+def no_data_pdf(tmp_path_factory):
+    return render_scorecard(sample_scorecard(unit(NOT_SCORED_UNIT)), tmp_path_factory.mktemp("nd") / "x.pdf")
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +203,7 @@ def test_scorecard_metadata_title_and_language(scorecard_pdf, scorecard_ctx):
     assert reader.metadata.title == (
         "Phiếu đánh giá Chỉ số phục vụ người dân, doanh nghiệp tháng 12 năm 2025 – Sở Tư pháp")
     assert reader.trailer["/Root"]["/Lang"] == "vi"
-    assert 3 <= len(reader.pages) <= 4  # with "Vì sao điểm thay đổi" (page 1 unchanged)
+    assert len(reader.pages) >= 3  # page 1 the summary, then the details and the annex
     width, height = (float(v) for v in reader.pages[0].mediabox[2:])
     assert (round(width), round(height)) == (595, 842)  # A4 in points
 
@@ -200,6 +222,67 @@ def test_scorecard_first_page_has_the_official_header(scorecard_pdf, scorecard_c
     assert f"{scorecard_ctx.rank}/{scorecard_ctx.rank_count}" in page1
 
 
+def test_page_one_is_a_summary_a_leader_reads_on_its_own(scorecard_pdf, scorecard_ctx):
+    pages = [one_line(p) for p in pdf_pages_text(scorecard_pdf)]
+    first = pages[0]
+    change = scorecard_ctx.total - scorecard_ctx.previous_total
+    for text in ("I. KẾT QUẢ CHUNG", fmt.format_number(scorecard_ctx.total), scorecard_ctx.band,
+                 f"{scorecard_ctx.rank}/{scorecard_ctx.rank_count}", fmt.format_signed(change),
+                 "Biểu đồ: tổng điểm 12 tháng gần nhất", "II. VIỆC CẦN ƯU TIÊN ĐỂ TĂNG ĐIỂM THÁNG SAU"):
+        assert text in first, text
+    # the six groups, out of the maximum of what applies to the unit
+    for g in scorecard_ctx.groups:
+        assert f"{g.name} {fmt.format_number(g.points)} {fmt.format_number(g.max_points)}" in first, g.name
+    # the three largest gains (tthc.insights.score_change.gains), largest first, in plain words
+    assert len(scorecard_ctx.priorities) == 3
+    assert [p.points for p in scorecard_ctx.priorities] == sorted((p.points for p in scorecard_ctx.priorities),
+                                                                   reverse=True)
+    top = scorecard_ctx.priorities[0]
+    (name, item_type, failed), = top.failed
+    assert (f"1. {top.name} (nhóm {top.group}): {fmt.format_count(failed)} hồ sơ chưa đạt; khắc phục hết thì tổng "
+            f"điểm tăng đến {fmt.format_number(top.points)} điểm.") in first
+    # the details start on page 2
+    assert "CHI TIẾT CÁC CHỈ TIÊU" not in first and pages[1].startswith("Trang 2/") \
+        and "III. CHI TIẾT CÁC CHỈ TIÊU" in pages[1][:40]
+
+
+def test_group_4_is_one_scored_row_with_its_three_ratios_beneath(scorecard_pdf, scorecard_ctx):
+    [g4] = [i for i in scorecard_ctx.indicators if i.group == 4]
+    assert g4.points == scorecard_ctx.groups[3].points and g4.max_points == 10.0
+    assert [r.letter for r in g4.components] == ["A", "B", "C"]
+    with pdfplumber.open(scorecard_pdf) as pdf:  # page 2: "Chi tiết các chỉ tiêu"
+        rows = [[fmt.nfc(one_line(c or "")).strip() for c in row] for table in pdf.pages[1].extract_tables()
+                for row in table]
+    g4_row = next(i for i, r in enumerate(rows) if r[0].startswith("Thanh toán trực tuyến: chấm điểm chung"))
+    assert rows[g4_row][5:] == [fmt.format_number(g4.points), "10,00"]
+    for r, row in zip(g4.components, rows[g4_row + 1:], strict=False):
+        # counts and ratio, no points of its own: never "– 0,00" as a zero-point indicator
+        assert row[:6] == [f"{r.letter}. {r.name} {r.code}", r.duty_label or "", fmt.format_count(r.numerator),
+                           fmt.format_count(r.denominator), fmt.format_percent(r.value), "thành phần"]
+    assert rows[g4_row + 4][0].startswith("Điểm nhóm = 6 × A + 2,5 × B (không quá 2) + 2,5 × C, tối đa 10")
+
+
+def test_a_card_with_many_failed_items_lists_the_first_few_and_points_to_the_csv(busy_pdf, busy_ctx):
+    text = one_line(" ".join(pdf_pages_text(busy_pdf)))
+    assert text.index("Nơi nhận") < text.index("PHỤ LỤC")  # the annex follows the signature
+    cells = table_cells(busy_pdf)
+    assert len(busy_ctx.annex) > 20 and sum(f.failed for f in busy_ctx.annex) > 1000
+    for f in busy_ctx.annex:
+        label = f"{f.duty_label}. {f.name}" if f.group is None else f.name  # a duty of the letter: its item first
+        row = next(i for i, c in enumerate(cells[:-2]) if c.startswith(label)
+                   and cells[i + 1] == f"{fmt.format_count(f.failed)} {ITEM_TYPE_TITLES[f.item_type]}")
+        listed = cells[row + 2]
+        assert len(f.items) == min(3, f.failed), f.code  # config/thresholds.yaml top_failing_items
+        assert all(i.item_id in listed and f"{i.reason}:" in listed for i in f.items), f.code
+        tail = f"Và {fmt.format_count(f.more)} mục khác, xem tệp violations/{BUSY_UNIT}.csv."
+        assert listed.endswith(tail) if f.more else "mục khác" not in listed
+
+
+def test_nothing_runs_out_of_its_cell_or_the_page(scorecard_pdf, busy_pdf, no_data_pdf, ranking_pdf):
+    found = {p.name: overflowing_words(p) for p in (scorecard_pdf, busy_pdf, no_data_pdf, ranking_pdf)}
+    assert {name: words for name, words in found.items() if words} == {}
+
+
 def test_scorecard_numbers_pages_from_page_two(scorecard_pdf):
     pages = pdf_pages_text(scorecard_pdf)
     for number, text in enumerate(pages[1:], start=2):
@@ -208,11 +291,16 @@ def test_scorecard_numbers_pages_from_page_two(scorecard_pdf):
 
 def test_scorecard_shows_every_indicator_duty_and_failing_item(scorecard_pdf, scorecard_ctx):
     text = one_line(" ".join(pdf_pages_text(scorecard_pdf)))
+    cells = " | ".join(table_cells(scorecard_pdf))
     for indicator in scorecard_ctx.indicators:
-        assert indicator.code in text
-    for duty in scorecard_ctx.duties:
-        assert duty.description in text
-        for item in duty.top_failing:
+        assert indicator.name in cells
+        for code in [r.code for r in indicator.components] or [indicator.code]:
+            assert code in cells
+    idle = [d.annex for d in scorecard_ctx.duties if not d.denominator]  # listed in one sentence
+    assert all(d.description in cells for d in scorecard_ctx.duties if d.denominator)
+    assert not idle or f"Không phát sinh trong tháng: mục {', '.join(idle)}." in text
+    for failures in scorecard_ctx.annex:
+        for item in failures.items:
             assert item.item_id in text
     assert "GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU" in text
     assert "Số bản ghi bị loại khỏi việc tính toán do không hợp lệ: 3" in text
@@ -251,11 +339,11 @@ def test_scorecard_explains_why_the_score_moved(scorecard_pdf, scorecard_ctx):
     shares = [abs(share) for _, share in view["indicators"]]
     assert shares == sorted(shares, reverse=True)  # the biggest effect first
     text = one_line(" ".join(pdf_pages_text(scorecard_pdf)))
-    assert "III. VÌ SAO ĐIỂM THAY ĐỔI" in text and "IV. THỰC HIỆN NHIỆM VỤ" in text
+    assert "IV. VÌ SAO ĐIỂM THAY ĐỔI" in text and "V. THỰC HIỆN NHIỆM VỤ" in text
     assert f"tổng điểm giảm {fmt.format_number(-change)} điểm" in text  # the sample unit went down
     assert f"Tổng điểm (thang 100) {fmt.format_number(section.previous_total)} " \
            f"{fmt.format_number(section.current_total)} {fmt.format_signed(change)}" in text
-    assert all(line.code in text for line, _ in view["indicators"])
+    assert all(line.name in " | ".join(table_cells(scorecard_pdf)) for line, _ in view["indicators"])
     top, top_share = view["indicators"][0]
     assert f"{fmt.format_number(top.current)} {fmt.format_signed(top_share)}" in text
     assert section.costly_items and all(i.item_id in text for i in section.costly_items)
@@ -280,13 +368,15 @@ def test_an_unscored_unit_has_no_comparison_and_no_section_number_gap(tmp_path):
     text = one_line(" ".join(pdf_pages_text(render_scorecard(ctx, tmp_path / "x.pdf"))))
     assert "Tháng này đơn vị chưa được chấm điểm, nên không có so sánh với tháng trước." in text
     html = render_html("scorecard.html.j2", scorecard_view(replace(ctx, score_change=None)))
-    assert "VÌ SAO" not in html and "III. THỰC HIỆN NHIỆM VỤ" in html
+    assert "VÌ SAO" not in html and "IV. THỰC HIỆN NHIỆM VỤ" in html
 
 
-@pytest.mark.parametrize("page", [1, 3])  # 3: "Vì sao điểm thay đổi", its tables and the costliest items
-def test_golden_image_of_scorecard_page(scorecard_pdf, tmp_path, page):
-    golden = GOLDEN_DIR / f"scorecard-page{page}.png"
-    actual = render_page_png(scorecard_pdf, tmp_path / "actual.png", page=page - 1, dpi=GOLDEN_DPI)
+@pytest.mark.parametrize("card", ["department", "commune", "nodata"])
+def test_golden_image_of_scorecard_page_1(card, scorecard_pdf, busy_pdf, no_data_pdf, tmp_path):
+    """Page 1 of a department (Sở Tư pháp), of a commune with many failed items, of a unit with no dossier."""
+    pdf = {"department": scorecard_pdf, "commune": busy_pdf, "nodata": no_data_pdf}[card]
+    golden = GOLDEN_DIR / f"scorecard-{card}-page1.png"
+    actual = render_page_png(pdf, tmp_path / "actual.png", page=0, dpi=GOLDEN_DPI)
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN_DIR.mkdir(exist_ok=True)
         golden.write_bytes(actual.read_bytes())
@@ -299,9 +389,9 @@ def test_golden_image_of_scorecard_page(scorecard_pdf, tmp_path, page):
         changed = sum(diff.point(lambda v: 255 if v > GOLDEN_PIXEL_TOLERANCE else 0).histogram()[255:]) / (
             diff.width * diff.height)
     if not same_size or changed > GOLDEN_MAX_CHANGED:
-        kept = GOLDEN_DIR / f"scorecard-page{page}.actual.png"
+        kept = GOLDEN_DIR / f"scorecard-{card}-page1.actual.png"
         kept.write_bytes(actual.read_bytes())
-        pytest.fail(f"page {page} differs from the golden image ({changed:.4%} of pixels); see {kept}")
+        pytest.fail(f"{card}: page 1 differs from the golden image ({changed:.4%} of pixels); see {kept}")
 
 
 # --- ranking PDF and XLSX ---------------------------------------------------------------
@@ -351,6 +441,18 @@ def test_ranking_xlsx_reads_back_and_is_deterministic(ranking_ctx, tmp_path):
     assert [r[2] for r in communes[1:]] == [r.unit_name for r in section.rows]
     assert communes[1][0] == 1 and communes[1][3] == section.rows[0].total
     assert wb.properties.created == dt.datetime(2026, 1, 5)
+    assert all(wb[t.title].freeze_panes == "D2" for t in ranking_ctx.tiers)
+    # no text is cut by the cell beside it: it fits its column (about a character per unit of
+    # width) or wraps
+    cut = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell, beside in zip(row, [*row[1:], None], strict=True):
+                width = ws.column_dimensions[cell.column_letter].width or 8.43
+                if isinstance(cell.value, str) and len(cell.value) > width and beside is not None \
+                        and beside.value is not None and not cell.alignment.wrap_text:
+                    cut.append(f"{ws.title}!{cell.coordinate}")
+    assert cut == []
 
 
 # --- safety --------------------------------------------------------------------------------

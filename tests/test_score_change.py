@@ -15,6 +15,7 @@ from tthc.insights.score_change import (
     TOTAL,
     costly_items,
     decompose,
+    gains,
     score_changes,
     write_score_changes_csv,
 )
@@ -51,6 +52,22 @@ def test_group_4_is_one_component_and_a_unit_not_scored_has_no_contributions():
     assert ch.previous_total is None and ch.total_change is None
     assert all(c.contribution is None for c in ch.components)
     assert next(g for g in ch.groups if g.group == 4).change == 5
+
+
+def test_gains_are_each_components_room_to_its_maximum_and_fill_the_total_to_100():
+    cat = load_catalogue()
+    pay = {"ONLINE_PAYMENT_DOSSIERS": (1, 2), "ONLINE_PAYMENT_PROCEDURES": (1, 1), "FEE_DATA_DECLARED": (0, 1)}
+    results = {"ON_TIME": (3, 4), "ONLINE_FULL_PROCESS": (1, 4), **pay, **EMPTY_PETITIONS}
+    found = gains(cat, results)
+    # M = 20 + 12 + 10 + 12: ON_TIME lacks 5 points, group 3 lacks 9, group 4 lacks 5 (scored 5 of 10)
+    assert [(g.code, g.points) for g in found] == [("ONLINE_FULL_PROCESS", Fraction(900, 54)),
+                                                   ("ON_TIME", Fraction(500, 54)),
+                                                   (PAYMENT_COMPONENT, Fraction(500, 54))]
+    assert found[2].failed == (("ONLINE_PAYMENT_DOSSIERS", 1), ("FEE_DATA_DECLARED", 1))
+    assert found[1].failed == (("ON_TIME", 1),)
+    # every point the unit misses is some component's gain: the gains fill the total up to 100
+    assert decompose("U1", {}, results, cat).current_total + sum(g.points for g in found) == 100
+    assert gains(cat, {"ON_TIME": (0, 0), **EMPTY_PETITIONS}) == []  # not scored: nothing to propose
 
 
 @pytest.fixture

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tthc.config import ConfigError, load_model
+from tthc.indicators import derived, finishers
 from tthc.indicators.catalogue import Catalogue, load_catalogue
 from tthc.indicators.derived import DERIVED
 from tthc.indicators.scoring import points, ranks, round_half_up, score_unit
+from tthc.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,37 @@ def test_catalogue_error_names_file_field_and_problem(tmp_path):
     message = str(err.value)
     assert "indicators.yaml" in message and "indicators[0].max_points" in message
     assert "greater than 0" in message
+
+
+def test_every_failure_reason_is_worded_in_vietnamese_once_per_code(cat):
+    # no reason is worded for nothing: each is written by its SQL, finisher or derived.py
+    # (the other way round, a reason the catalogue lacks stops the run: engine.check_reasons)
+    code_files = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (finishers, derived))
+    for ind in cat.indicators:
+        sql = ind.sql_path.read_text(encoding="utf-8")
+        unused = [r for r in ind.reasons if f"'{r}'" not in sql + code_files and f'"{r}"' not in code_files]
+        assert unused == [], ind.code
+    assert cat.reason_text("ON_TIME", "finished_late") == "Hồ sơ giải quyết quá hạn"
+    # duties that only restrict their parent's items keep its reasons; D2_6 re-judges them
+    assert cat.reasons_of("D2_5_SPECIALIZED_ON_TIME") == cat.reasons_of("ON_TIME")
+    assert set(cat.reasons_of("D2_6_OVERDUE_RECONCILED")) == {"overdue_on_portal_only", "overdue_here_only"}
+    with pytest.raises(KeyError, match="ON_TIME: no reason 'late'"):
+        cat.reason_text("ON_TIME", "late")
+
+
+@pytest.mark.parametrize(("reasons", "problem"), [
+    ({}, "needs its reasons"),
+    ({"late": "finished after the due date"}, "write it in Vietnamese"),
+    ({"Late one": "Hồ sơ giải quyết quá hạn"}, "lower-case letters"),
+])
+def test_a_reason_missing_or_in_english_is_refused(tmp_path, reasons, problem):
+    raw = yaml.safe_load((REPO_ROOT / "config" / "indicators.yaml").read_text(encoding="utf-8"))
+    raw["indicators"][4]["reasons"] = reasons  # ON_TIME
+    bad = tmp_path / "indicators.yaml"
+    bad.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem) as err:
+        load_model(bad, Catalogue)
+    assert "indicators[4]" in str(err.value)
 
 
 @pytest.mark.parametrize(

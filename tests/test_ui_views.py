@@ -139,6 +139,10 @@ def test_a_unit_over_twelve_months_and_its_violations_by_duty(built):
     duty = next(v for v in unit.violations if v.code == "D5_1_INPUTS_DIGITIZED")
     assert duty.title.startswith("Nhiệm vụ 5.1 – ")
     assert {i["item_id"] for i in duty.items} == {r["item_id"] for r in rows if r["indicator_code"] == duty.code}
+    # each item's reason as the CSV words it, in Vietnamese (never the stored reason code)
+    detail = {(r["indicator_code"], r["item_id"]): r["detail"] for r in rows}
+    assert all(i["detail"] == detail[(v.code, i["item_id"])] for v in unit.violations for i in v.items)
+    assert detail[(duty.code, duty.items[0]["item_id"])] == "Chưa số hóa thành phần hồ sơ khi tiếp nhận"
     assert views.unit(engine, file_root(out), SEPTEMBER, "H57") is None  # the province has no unit page
     assert views.unit(engine, file_root(out), SEPTEMBER, "000.99.99.H57") is None
 

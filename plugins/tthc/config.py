@@ -113,7 +113,7 @@ class Thresholds(Strict):
     http_timeout_seconds: float = Field(gt=0)
     http_max_retries: int = Field(ge=0)
     mail_max_attachment_mb: float = Field(gt=0)
-    top_failing_items: int = Field(ge=1)
+    top_failing_items: int = Field(ge=1, description="scorecard annex: failed items listed per indicator or duty")
     top_costly_items: int = Field(ge=1, description="failed items costing the most points, per scorecard")
     scorecards_per_render_task: int = Field(ge=1, description="units per mapped rendering task")
     render_processes_per_task: int = Field(ge=1, description="rendering processes inside one task")

@@ -5,6 +5,6 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.citizen_data_used = TRUE THEN 1 ELSE 0 END AS ok,
-    'population data not used' AS detail
+    'not_used' AS detail
 FROM ind_v_received d
 WHERE d.received_at >= :period_start AND d.received_at < :period_end

@@ -10,10 +10,10 @@ WITH month_dossiers AS (
     WHERE d.received_at >= :period_start AND d.received_at < :period_end
 )
 SELECT unit_code, procedure_code AS item_id, MAX(used) AS ok,
-       'no dossier of the procedure used population data' AS detail
+       'not_used' AS detail
 FROM month_dossiers
 GROUP BY unit_code, procedure_code
 UNION ALL
-SELECT 'H57', procedure_code, MAX(used), 'no dossier of the procedure used population data'
+SELECT 'H57', procedure_code, MAX(used), 'not_used'
 FROM month_dossiers
 GROUP BY procedure_code

@@ -7,7 +7,7 @@ SELECT
     a.owner_unit_code AS unit_code,
     CAST(a.announcement_id AS TEXT) AS item_id,
     CASE WHEN a.submitted_on IS NOT NULL AND a.submitted_on <= deadline.day THEN 1 ELSE 0 END AS ok,
-    CASE WHEN a.submitted_on IS NULL THEN 'not submitted' ELSE 'submitted after the deadline' END AS detail
+    CASE WHEN a.submitted_on IS NULL THEN 'not_submitted' ELSE 'submitted_late' END AS detail
 FROM stg_procedure_announcements a
 JOIN cal_days learned ON learned.day = a.info_received_on
 JOIN cal_days deadline ON deadline.day_number = learned.day_number + 5

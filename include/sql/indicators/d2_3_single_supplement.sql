@@ -18,8 +18,8 @@ SELECT
     d.dossier_code AS item_id,
     CASE WHEN d.supplement_requests = 1 AND d.due_at IS NOT NULL AND q.first_request_at <= d.due_at
          THEN 1 ELSE 0 END AS ok,
-    CASE WHEN d.supplement_requests > 1 THEN 'more than one supplement request'
-         ELSE 'supplement requested after the due date' END AS detail
+    CASE WHEN d.supplement_requests > 1 THEN 'more_than_one'
+         ELSE 'after_due' END AS detail
 FROM ind_v_received_progress d
 JOIN requests q ON q.dossier_code = d.dossier_code
 WHERE q.requests_in_period > 0

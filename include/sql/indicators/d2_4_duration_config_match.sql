@@ -19,6 +19,6 @@ SELECT
     CASE WHEN p.configured_duration = p.published_duration
           AND p.configured_duration_unit = p.published_duration_unit
          THEN 1 ELSE 0 END AS ok,
-    'configured processing time differs from the published one' AS detail
+    'duration_differs' AS detail
 FROM items i
 LEFT JOIN stg_procedures p ON p.procedure_code = i.procedure_code

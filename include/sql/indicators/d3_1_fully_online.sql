@@ -10,7 +10,7 @@ SELECT
                OR d.dossier_code IN (SELECT p.dossier_code FROM ind_v_paid_online p))
          THEN 1 ELSE 0 END AS ok,
     CASE WHEN d.result_format IS NULL OR d.result_format NOT IN ('electronic', 'both')
-         THEN 'result not electronic' ELSE 'fee not paid online' END AS detail
+         THEN 'result_not_electronic' ELSE 'fee_not_paid_online' END AS detail
 FROM ind_v_received d
 WHERE d.channel = 2
   AND d.completed_at >= :period_start AND d.completed_at < :period_end

@@ -9,10 +9,10 @@ WITH month_dossiers AS (
       AND d.online_level IN ('full', 'partial')
 )
 SELECT unit_code, procedure_code AS item_id, MAX(online) AS ok,
-       'online procedure without an online dossier' AS detail
+       'no_online_dossier' AS detail
 FROM month_dossiers
 GROUP BY unit_code, procedure_code
 UNION ALL
-SELECT 'H57', procedure_code, MAX(online), 'online procedure without an online dossier'
+SELECT 'H57', procedure_code, MAX(online), 'no_online_dossier'
 FROM month_dossiers
 GROUP BY procedure_code

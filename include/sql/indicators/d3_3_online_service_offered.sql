@@ -16,5 +16,5 @@ SELECT
     unit_code,
     procedure_code AS item_id,
     CASE WHEN online_level IN ('full', 'partial') THEN 1 ELSE 0 END AS ok,
-    'procedure not offered online' AS detail
+    'not_offered' AS detail
 FROM items

@@ -5,7 +5,7 @@ SELECT
     d.unit_code,
     pay.payment_id AS item_id,
     CASE WHEN pay.method = 'online' THEN 1 ELSE 0 END AS ok,
-    'paid other than online' AS detail
+    'not_online' AS detail
 FROM stg_payments pay
 JOIN ind_v_received d ON d.dossier_code = pay.dossier_code
 WHERE pay.status = 'success'

@@ -5,7 +5,7 @@ SELECT
     d.unit_code,
     pay.payment_id AS item_id,
     CASE WHEN pay.gateway = 'provincial_portal' THEN 1 ELSE 0 END AS ok,
-    'paid through another gateway' AS detail
+    'other_gateway' AS detail
 FROM stg_payments pay
 JOIN ind_v_received d ON d.dossier_code = pay.dossier_code
 WHERE pay.status = 'success' AND pay.method = 'online'

@@ -4,6 +4,6 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.inputs_digitized = TRUE THEN 1 ELSE 0 END AS ok,
-    'inputs not digitised at receipt' AS detail
+    'not_digitized' AS detail
 FROM ind_v_received d
 WHERE d.received_at >= :period_start AND d.received_at < :period_end

@@ -4,6 +4,6 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.result_digitized = TRUE THEN 1 ELSE 0 END AS ok,
-    'result not digitised' AS detail
+    'not_digitized' AS detail
 FROM ind_v_received d
 WHERE d.completed_at >= :period_start AND d.completed_at < :period_end

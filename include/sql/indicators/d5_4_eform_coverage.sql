@@ -12,8 +12,8 @@ WITH owned AS (
       AND u.valid_from <= :last_day
       AND (u.valid_to IS NULL OR u.valid_to >= :first_day)
 )
-SELECT unit_code, procedure_code AS item_id, ok, 'online procedure without an e-form' AS detail
+SELECT unit_code, procedure_code AS item_id, ok, 'no_eform' AS detail
 FROM owned
 UNION ALL
-SELECT 'H57', procedure_code, ok, 'online procedure without an e-form'
+SELECT 'H57', procedure_code, ok, 'no_eform'
 FROM owned

@@ -15,7 +15,7 @@ SELECT
          ELSE 1 END AS ok,
     CASE WHEN d.due_at IS NULL OR d.completed_at > d.due_at THEN 'late'
          WHEN d.dossier_code IN (SELECT r.ma_ho_so FROM stg_dossier_ratings r WHERE r.rating <= 2)
-         THEN 'rated 1 or 2'
-         ELSE 'feedback filed about the dossier' END AS detail
+         THEN 'rated_low'
+         ELSE 'feedback_filed' END AS detail
 FROM ind_v_received d
 WHERE d.completed_at >= :period_start AND d.completed_at < :period_end

@@ -6,8 +6,8 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN s.trang_thai_ho_so = d.status THEN 1 ELSE 0 END AS ok,
-    CASE WHEN s.ma_ho_so IS NULL THEN 'not on the national portal'
-         ELSE 'status on the national portal differs' END AS detail,
+    CASE WHEN s.ma_ho_so IS NULL THEN 'not_on_portal'
+         ELSE 'status_differs' END AS detail,
     d.origin
 FROM ind_v_received d
 LEFT JOIN stg_synced_dossiers s ON s.ma_ho_so = d.dossier_code

@@ -8,7 +8,7 @@ SELECT
     u.unit_code,
     u.unit_code AS item_id,
     CASE WHEN issued.unit_code IS NOT NULL THEN 1 ELSE 0 END AS ok,
-    'no electronic certified copy issued in the month' AS detail
+    'none_issued' AS detail
 FROM stg_units u
 LEFT JOIN (
     SELECT DISTINCT d.unit_code

@@ -31,7 +31,7 @@ SELECT
     i.unit_code,
     i.procedure_code AS item_id,
     CASE WHEN l.fee_declared = TRUE THEN 1 ELSE 0 END AS ok,
-    CASE WHEN l.procedure_code IS NULL THEN 'not published on the national database'
-         ELSE 'fee data not declared in the latest publication' END AS detail
+    CASE WHEN l.procedure_code IS NULL THEN 'not_published'
+         ELSE 'fee_not_declared' END AS detail
 FROM items i
 LEFT JOIN latest l ON l.procedure_code = i.procedure_code

@@ -15,10 +15,10 @@ SELECT
                OR ((d.end_at IS NULL OR d.end_at >= :period_end)
                    AND (d.due_at IS NULL OR d.due_at >= :period_end)))
          THEN 1 ELSE 0 END AS ok,
-    CASE WHEN d.supplement_requests >= 2 THEN 'second supplement request'
-         WHEN d.end_at < :period_end AND d.due_at IS NULL THEN 'finished, no due date'
-         WHEN d.end_at < :period_end THEN 'finished after the due date'
-         ELSE 'open at period end, past the due date' END AS detail,
+    CASE WHEN d.supplement_requests >= 2 THEN 'second_supplement'
+         WHEN d.end_at < :period_end AND d.due_at IS NULL THEN 'finished_without_due_date'
+         WHEN d.end_at < :period_end THEN 'finished_late'
+         ELSE 'open_overdue' END AS detail,
     d.origin,
     CASE WHEN s.ma_ho_so IS NULL THEN 0 ELSE 1 END AS feed_held,
     CASE WHEN (s.ngay_co_ket_qua < :period_end

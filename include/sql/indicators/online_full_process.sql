@@ -6,7 +6,7 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.channel = 2 THEN 1 ELSE 0 END AS ok,
-    'full-process online procedure, dossier not received online' AS detail
+    'not_received_online' AS detail
 FROM ind_v_received d
 WHERE d.received_at >= :period_start AND d.received_at < :period_end
   AND d.online_level = 'full'

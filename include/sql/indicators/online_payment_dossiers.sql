@@ -6,7 +6,7 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.dossier_code IN (SELECT p.dossier_code FROM ind_v_paid_online p) THEN 1 ELSE 0 END AS ok,
-    'fee dossier without an online payment' AS detail
+    'not_paid_online' AS detail
 FROM ind_v_received d
 WHERE d.received_at >= :period_start AND d.received_at < :period_end
   AND d.has_fee = TRUE

@@ -13,10 +13,10 @@ WITH fee_dossiers AS (
       AND d.has_fee = TRUE
 )
 SELECT unit_code, procedure_code AS item_id, MAX(paid_online) AS ok,
-       'no fee dossier of the procedure paid online' AS detail
+       'no_online_payment' AS detail
 FROM fee_dossiers
 GROUP BY unit_code, procedure_code
 UNION ALL
-SELECT 'H57', procedure_code, MAX(paid_online), 'no fee dossier of the procedure paid online'
+SELECT 'H57', procedure_code, MAX(paid_online), 'no_online_payment'
 FROM fee_dossiers
 GROUP BY procedure_code

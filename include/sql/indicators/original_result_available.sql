@@ -5,6 +5,6 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.result_format IN ('electronic', 'both') THEN 1 ELSE 0 END AS ok,
-    'result not issued electronically' AS detail
+    'not_electronic' AS detail
 FROM ind_v_received d
 WHERE d.completed_at >= :period_start AND d.completed_at < :period_end

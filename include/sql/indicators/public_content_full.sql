@@ -7,7 +7,7 @@ SELECT
     p.owner_unit_code AS unit_code,
     pub.provincial_decision_no || '/' || pub.procedure_code AS item_id,
     CASE WHEN pub.complete = TRUE THEN 1 ELSE 0 END AS ok,
-    'published incomplete' AS detail
+    'incomplete' AS detail
 FROM stg_national_publications pub
 LEFT JOIN stg_procedures p ON p.procedure_code = pub.procedure_code
 WHERE pub.published_at >= :period_start AND pub.published_at < :period_end

@@ -9,10 +9,10 @@ SELECT
     a.owner_unit_code AS unit_code,
     CAST(a.announcement_id AS TEXT) || '/' || mp.procedure_code AS item_id,
     CASE WHEN a.provincial_decision_no IS NOT NULL AND pub.published_at < day_after.day THEN 1 ELSE 0 END AS ok,
-    CASE WHEN a.provincial_decision_no IS NULL THEN 'no provincial decision number'
-         WHEN pub.provincial_decision_no IS NULL THEN 'not published on the national database'
-         WHEN pub.published_at IS NULL THEN 'no publication time'
-         ELSE 'published after the deadline' END AS detail
+    CASE WHEN a.provincial_decision_no IS NULL THEN 'no_provincial_decision'
+         WHEN pub.provincial_decision_no IS NULL THEN 'not_published'
+         WHEN pub.published_at IS NULL THEN 'no_publication_time'
+         ELSE 'published_late' END AS detail
 FROM stg_procedure_announcements a
 JOIN stg_ministry_decisions m ON m.decision_no = a.ministry_decision_no AND m.effective_on IS NOT NULL
 JOIN stg_ministry_decision_procedures mp ON mp.decision_no = m.decision_no

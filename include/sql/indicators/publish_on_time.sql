@@ -10,7 +10,7 @@ SELECT
     a.owner_unit_code AS unit_code,
     CAST(a.announcement_id AS TEXT) || '/' || mp.procedure_code AS item_id,
     CASE WHEN a.signed_on IS NOT NULL AND a.signed_on <= deadline.day THEN 1 ELSE 0 END AS ok,
-    CASE WHEN a.signed_on IS NULL THEN 'not signed' ELSE 'signed after the deadline' END AS detail
+    CASE WHEN a.signed_on IS NULL THEN 'not_signed' ELSE 'signed_late' END AS detail
 FROM stg_procedure_announcements a
 JOIN stg_ministry_decisions m ON m.decision_no = a.ministry_decision_no
 JOIN stg_ministry_decision_procedures mp ON mp.decision_no = m.decision_no

@@ -6,7 +6,7 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN COALESCE(d.reused_documents, 0) > 0 THEN 1 ELSE 0 END AS ok,
-    'no digitised component reused' AS detail
+    'not_reused' AS detail
 FROM ind_v_received d
 WHERE d.received_at >= :period_start AND d.received_at < :period_end
   AND d.reuse_eligible = TRUE

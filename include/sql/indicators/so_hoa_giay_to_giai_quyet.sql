@@ -5,8 +5,8 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.inputs_digitized = TRUE AND d.result_digitized = TRUE THEN 1 ELSE 0 END AS ok,
-    CASE WHEN d.inputs_digitized = TRUE THEN 'result not digitised'
-         WHEN d.result_digitized = TRUE THEN 'inputs not digitised'
-         ELSE 'inputs and result not digitised' END AS detail
+    CASE WHEN d.inputs_digitized = TRUE THEN 'result_not_digitized'
+         WHEN d.result_digitized = TRUE THEN 'inputs_not_digitized'
+         ELSE 'neither_digitized' END AS detail
 FROM ind_v_received d
 WHERE d.completed_at >= :period_start AND d.completed_at < :period_end

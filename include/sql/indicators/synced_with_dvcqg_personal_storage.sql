@@ -5,6 +5,6 @@ SELECT
     d.unit_code,
     d.dossier_code AS item_id,
     CASE WHEN d.personal_store_linked = TRUE THEN 1 ELSE 0 END AS ok,
-    'not linked with the personal data store' AS detail
+    'not_linked' AS detail
 FROM ind_v_received d
 WHERE d.received_at >= :period_start AND d.received_at < :period_end

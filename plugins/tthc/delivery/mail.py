@@ -13,6 +13,7 @@ from email.utils import make_msgid
 from tthc.orchestration.connections import SmtpEndpoint
 
 log = logging.getLogger(__name__)
+HEADER_LINE_LIMIT = 998  # RFC 5322, 2.1.1
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ def build_message(sender: str, to: list[str], subject: str, text: str, html: str
         msg.add_alternative(html, subtype="html", charset="utf-8")
     for a in attachments:
         msg.add_attachment(a.content, maintype=a.maintype, subtype=a.subtype, filename=a.filename)
+    # Python 3.11 folds a long non-ASCII header into several encoded words with the space between
+    # them outside both, and readers drop it: "phục vụngười dân" (CPython gh-92081). Headers are
+    # folded only beyond RFC 5322's 998 characters; the body and attachments are encoded already.
+    msg.policy = msg.policy.clone(max_line_length=HEADER_LINE_LIMIT)
     return msg
 
 

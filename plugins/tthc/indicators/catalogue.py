@@ -1,12 +1,14 @@
 """The indicator catalogue (danh mục chỉ số): config/indicators.yaml, validated on load.
 
-Config is data: names, groups, scoring rules, maxima, tiers and duty labels live in the
-YAML file; each indicator's population and success test live in its SQL file.
+Config is data: names, groups, scoring rules, maxima, tiers, duty labels and the reasons an
+item fails (code -> the Vietnamese text the office reads) live in the YAML file; each
+indicator's population and success test live in its SQL file, which writes reason codes only.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,7 @@ ItemType = Literal[
     "dossier", "procedure", "announcement_procedure", "announcement", "publication", "payment", "feedback",
     "unit",
 ]
+REASON_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Group(Strict):
@@ -55,9 +58,18 @@ class Indicator(Strict):
     estimate: bool = False
     province_population: Literal["all_items", "own_rows"] = "all_items"
     derived_from: str | None = Field(default=None, description="parent whose items it restricts or re-judges")
+    reasons: dict[str, str] = Field(default_factory=dict, description="reason code -> Vietnamese text")
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
+        for code, text in self.reasons.items():
+            if not REASON_CODE.match(code):
+                raise ValueError(f"reason code {code!r}: lower-case letters, digits and '_' only")
+            # a Vietnamese sentence has letters beyond ASCII (đ, ư, tone marks): a reason left in English fails
+            if not any(c.isalpha() and not c.isascii() for c in text):
+                raise ValueError(f"reason {code!r}: the office reads it, write it in Vietnamese")
+        if not self.reasons and self.derived_from is None:
+            raise ValueError("an indicator needs its reasons (why an item fails it, in Vietnamese)")
         if self.family == "index":
             if self.group is None:
                 raise ValueError("an index indicator needs its group (1..6)")
@@ -135,6 +147,22 @@ class Catalogue(Strict):
     def payment_parts(self) -> list[Indicator]:
         """Group 4's ratios A, B, C in the order the payment rule takes them."""
         return [i for i in self.indicators if i.rule == "payment-part"]
+
+    def reasons_of(self, code: str) -> dict[str, str]:
+        """Reason code -> Vietnamese text for the failures of `code` (a derived duty without
+        reasons of its own judges as its parent does, so it uses the parent's)."""
+        ind = self.get(code)
+        if not ind.reasons and ind.derived_from:
+            return self.reasons_of(ind.derived_from)
+        return ind.reasons
+
+    def reason_text(self, code: str, reason: str | None) -> str:
+        """What the office reads for a failure of `code` with reason code `reason`."""
+        try:
+            return self.reasons_of(code)[reason]
+        except KeyError:
+            raise KeyError(f"{code}: no reason {reason!r} in {CATALOGUE_FILE} (its reasons: "
+                           f"{', '.join(self.reasons_of(code))})") from None
 
 
 @functools.cache

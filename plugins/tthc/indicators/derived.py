@@ -4,7 +4,9 @@ They read their parent's items â€” the rows its SQL returned, kept for the run â
 "as DOSSIER_SYNC" or "ON_TIME's population" can never drift from the parent's definition.
 The catalogue names the parent (`derived_from`). Each restriction is a SQL fragment over
 the parent's item columns (`unit_code, item_id, ok, detail` and the extra columns its SQL
-returns for its duties), the same text on SQLite and PostgreSQL.
+returns for its duties), the same text on SQLite and PostgreSQL. A duty that re-judges the
+items writes reason codes of its own (its `reasons` in config/indicators.yaml); one that only
+restricts them keeps its parent's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ SPECIALIZED_ONLY = "substr(origin, 1, 12) = 'specialized:'"
 
 
 class Restriction(NamedTuple):
-    """Which parent items are the duty's (`where`), and how each is judged (`ok`, `detail`)."""
+    """Which parent items are the duty's (`where`), and how each is judged (`ok`, `detail`: a reason code)."""
 
     where: str
     ok: str = "ok"
@@ -30,8 +32,7 @@ PROVINCIAL = Restriction("origin = 'provincial'")  # handled in the provincial s
 RECONCILED_WITH_FEED = Restriction(
     "feed_held = 1",
     ok="CASE WHEN feed_on_time = ok THEN 1 ELSE 0 END",
-    detail="CASE WHEN ok = 1 THEN 'on time here, overdue on the national portal' "
-           "ELSE 'overdue here, on time on the national portal' END",
+    detail="CASE WHEN ok = 1 THEN 'overdue_on_portal_only' ELSE 'overdue_here_only' END",
 )
 
 DERIVED: dict[str, tuple[str, Restriction]] = {

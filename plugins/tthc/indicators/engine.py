@@ -2,8 +2,11 @@
 
 Each indicator's SQL (include/sql/indicators/<code>.sql) yields one row per item of its
 population — `unit_code, item_id, ok, detail` — so a unit's numerator and denominator and
-its list of failed items come from the same rows and always agree. A few tests that need
-calendar arithmetic SQL cannot express portably are finished in Python (`finishers`).
+its list of failed items come from the same rows and always agree. `detail` is a reason code
+of the indicator's `reasons` in the catalogue, which words it in Vietnamese for the office; a
+run whose items give a reason the catalogue lacks stops before writing (check_reasons). A few
+tests that need calendar arithmetic SQL cannot express portably are finished in Python
+(`finishers`).
 
 A run works on one connection of its own (tables.run_connection): the views are
 materialised once for the period (tables.materialise_views), every indicator's items go
@@ -226,6 +229,16 @@ def compute_indicators(conn: Connection, indicators: list[Indicator], params: di
     return {i.code: aggregate(i, counts.get(i.code, {}), units) for i in indicators}
 
 
+def check_reasons(conn: Connection, cat: Catalogue) -> None:
+    """Every failed item's reason code is one the catalogue words for the office; otherwise the
+    run stops here, before writing, naming the indicator and the code."""
+    c = run_items.c
+    found = conn.execute(sa.select(c.indicator_code, c.detail).where(c.ok == 0).distinct()).all()
+    unknown = sorted(f"{code}: {reason!r}" for code, reason in found if reason not in cat.reasons_of(code))
+    if unknown:
+        raise ValueError(f"failure reasons missing from config/indicators.yaml (`reasons`): {'; '.join(unknown)}")
+
+
 def failed_items(period: Period) -> sa.Select:
     """Violations: the failed items of eligible units, as ind_violations' columns."""
     i, e = run_items.c, run_eligible.c
@@ -312,6 +325,8 @@ def compute_period(engine: Engine, period: str, run_started_at: dt.datetime,
         with conn.begin():
             units = active_units(conn, p)
             results = compute_indicators(conn, cat.indicators, params, cal, p, units, timings)
+            with step("reasons"):
+                check_reasons(conn, cat)
             with step("scores"):
                 scores = unit_scores(cat, [*(u.code for u in units), PROVINCE_CODE], results)
                 score_table = score_rows(p, units, scores, to_local_naive(run_started_at))

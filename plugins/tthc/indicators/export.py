@@ -83,8 +83,10 @@ def score_rows(engine: Engine, period: str) -> list[list]:
 
 
 def violation_rows(engine: Engine, period: str) -> dict[str, list[list]]:
-    """Each active unit's failed items, by indicator order then item id (empty list when none)."""
-    order = load_catalogue().order()
+    """Each active unit's failed items, by indicator order then item id (empty list when none);
+    `detail` is the reason in Vietnamese, as the catalogue words the stored reason code."""
+    cat = load_catalogue()
+    order = cat.order()
     s, v = ind_unit_scores.c, ind_violations.c
     with engine.connect() as conn:
         units = conn.execute(
@@ -96,7 +98,8 @@ def violation_rows(engine: Engine, period: str) -> dict[str, list[list]]:
         ).all()
     out: dict[str, list[list]] = {u: [] for u in units}
     for x in sorted(rows, key=lambda x: (order.get(x.indicator_code, len(order)), x.item_id)):
-        out.setdefault(x.unit_code, []).append([x.indicator_code, x.item_type, x.item_id, x.detail])
+        out.setdefault(x.unit_code, []).append([x.indicator_code, x.item_type, x.item_id,
+                                                cat.reason_text(x.indicator_code, x.detail)])
     return out
 
 

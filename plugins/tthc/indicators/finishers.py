@@ -1,7 +1,8 @@
 """Success tests that need calendar arithmetic SQL cannot express portably.
 
 Each finisher takes the rows its indicator's SQL returned (the population, with the
-instants the test reads) and returns `unit_code, item_id, ok, detail`. Pure functions of
+instants the test reads) and returns `unit_code, item_id, ok, detail` — `detail` a reason
+code of the indicator's `reasons` (config/indicators.yaml), like the SQL's. Pure functions of
 their inputs, the period and the working calendar.
 """
 
@@ -47,8 +48,7 @@ def petition_processing_on_time(frame: pd.DataFrame, cal: WorkingCalendar, perio
     # the deadline is after the last day of M exactly when it is missed from after the day after it
     still_allowed = ~answered_in_month & (missed_from > pd.Timestamp(period.end))
     ok = in_time | still_allowed
-    detail = answered_in_month.map({True: "answered after the deadline",
-                                    False: "unanswered past the deadline"})
+    detail = answered_in_month.map({True: "answered_late", False: "unanswered_overdue"})
     return _items(frame, ok, detail)
 
 
@@ -58,9 +58,9 @@ def petition_handling_satisfaction(frame: pd.DataFrame, cal: WorkingCalendar, pe
     in_time = published < feedback_deadline_missed_from(forwarded)
     dissatisfied, repeated = frame["dissatisfied"].astype(bool), frame["repeated"].astype(bool)
     ok = ~dissatisfied & ~repeated & in_time
-    detail = pd.Series("answered after the deadline", index=frame.index)
-    detail = detail.mask(repeated, "raised again (repeated feedback)")
-    detail = detail.mask(dissatisfied, "rated dissatisfied")
+    detail = pd.Series("answered_late", index=frame.index)
+    detail = detail.mask(repeated, "repeated")
+    detail = detail.mask(dissatisfied, "dissatisfied")
     return _items(frame, ok, detail)
 
 
@@ -83,7 +83,7 @@ def d2_2_online_receipt_8wh(frame: pd.DataFrame, cal: WorkingCalendar, period: P
     worked[judge] = cal.working_seconds_between_many(submitted[judge].to_numpy(), until[judge].to_numpy())
     keep = ~unanswered | (worked >= EIGHT_WORKING_HOURS)
     ok = ~unanswered & (worked <= EIGHT_WORKING_HOURS)
-    detail = unanswered.map({True: "no answer within 8 working hours", False: "first answer after 8 working hours"})
+    detail = unanswered.map({True: "unanswered", False: "answered_late"})
     return _items(frame, ok, detail)[keep]
 
 
@@ -93,8 +93,7 @@ def d6_3_apology_before_due(frame: pd.DataFrame, cal: WorkingCalendar, period: P
     frame = frame.assign(timely=(issued <= due - APOLOGY_NOTICE))
     per_dossier = frame.groupby(["unit_code", "item_id"], dropna=False,
                                 sort=False)["timely"].any().reset_index()
-    return _items(per_dossier, per_dossier["timely"],
-                  "no apology with a new appointment 24 h before the due date")
+    return _items(per_dossier, per_dossier["timely"], "no_timely_apology")
 
 
 FINISHERS: dict[str, Callable[[pd.DataFrame, WorkingCalendar, Period], pd.DataFrame]] = {

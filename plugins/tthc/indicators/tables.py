@@ -78,7 +78,7 @@ ind_violations = Table(
     Column("indicator_code", Text, nullable=False),
     Column("item_type", Text, nullable=False),
     Column("item_id", Text, nullable=False),
-    Column("detail", Text),
+    Column("detail", Text),  # the reason code; its Vietnamese text is the catalogue's (`reasons`)
     PrimaryKeyConstraint("period", "unit_code", "indicator_code", "item_id"),
     # SQLite: one b-tree, the key's, instead of a rowid table plus its key index; a rerun
     # deletes and writes a few hundred thousand rows per province-month (half the time).

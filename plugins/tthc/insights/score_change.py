@@ -24,6 +24,11 @@ the indicator's own rule — for `linear` and `empty_full` that is maxᵢ/den; f
 maxᵢ/(t·den) until the cap, 0 beyond it; for group 4's ratios it is the payment rule's change
 when that ratio's numerator gains one. An item that failed several indicators costs the sum
 of their marginals (each is a separate term of Σ points; the sum assumes one item at a time).
+
+**Gains.** What a unit would gain next month were every failed item of a component to
+succeed, the rest as they are: 100·(mᵢ − pᵢ)/M, the component's room below its maximum
+converted to the total (the applicable set, so M, unchanged). The scorecard's page 1 names the
+largest three: where the unit's effort earns the most points.
 """
 
 from __future__ import annotations
@@ -110,6 +115,16 @@ class ScoreChange:
 
 
 @dataclass(frozen=True)
+class Gain:
+    """A component's room below its maximum, in points of the total, and the failed items behind it."""
+
+    code: str  # an indicator code or G4_PAYMENT
+    group: int
+    points: Fraction  # on the 100-point total
+    failed: tuple[tuple[str, int], ...]  # (indicator code, failed items) of the ratios it is scored on
+
+
+@dataclass(frozen=True)
 class CostlyItem:
     """A failed item and the points of the total its failure cost (mục làm mất điểm nhiều nhất)."""
 
@@ -183,6 +198,27 @@ def _group_points(comps: list[Component]) -> Fraction | None:
     return sum(applying, Fraction(0)) if applying else None
 
 
+def gains(cat: Catalogue, results: Results) -> list[Gain]:
+    """The scored components that lose points, by what each would add to the total at its maximum
+    (largest first, then catalogue order); empty when the unit is not scored."""
+    comps = components(cat, results)
+    possible = sum((c.max_points for c in comps), Fraction(0))
+    if total_of(results, comps) is None:
+        return []
+    order = cat.order()
+    parts = [p.code for p in cat.payment_parts()]
+    out = []
+    for c in comps:
+        if c.points is None or c.points >= c.max_points:
+            continue
+        codes = parts if c.code == PAYMENT_COMPONENT else [c.code]
+        failed = tuple((code, results[code][1] - results[code][0]) for code in codes
+                       if results[code][1] > results[code][0])
+        out.append(Gain(c.code, c.group, 100 * (c.max_points - c.points) / possible, failed))
+    # group 4 as a whole takes the place of its first ratio in the catalogue's order
+    return sorted(out, key=lambda g: (-g.points, order[parts[0] if g.code == PAYMENT_COMPONENT else g.code]))
+
+
 # --- costly items -----------------------------------------------------------------------
 def marginal_points(cat: Catalogue, results: Results, code: str) -> Fraction:
     """Points the unit would gain had one more item of indicator `code` succeeded."""
@@ -237,10 +273,9 @@ def score_changes(engine: Engine, period: str, cat: Catalogue | None = None,
             if units is None or unit in units}
 
 
-def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | None = None,
-                 units: Collection[str] | None = None) -> dict[str, list[CostlyItem]]:
-    """Each unit's (or only `units`') `top_n` failed items that cost the most points (cost desc,
-    indicator order, item id).
+def item_losses(engine: Engine, period: str, cat: Catalogue | None = None,
+                units: Collection[str] | None = None) -> dict[str, list[CostlyItem]]:
+    """Each unit's (or only `units`') failed items that cost points, with what each cost.
 
     An item failing several index indicators (a late dossier also fails the receiving
     satisfaction) costs the sum: their points are separate terms of Σ points.
@@ -264,8 +299,19 @@ def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | 
         codes = tuple(sorted((c for c, _ in failures), key=order.__getitem__))
         lost_points = failures[0][1] if len(failures) == 1 else sum((x for _, x in failures), Fraction(0))
         out[unit].append(CostlyItem(unit, item_type, item_id, codes, lost_points))
+    return dict(sorted(out.items()))
+
+
+def costly_items(engine: Engine, period: str, top_n: int = 10, cat: Catalogue | None = None,
+                 units: Collection[str] | None = None, losses: dict[str, list[CostlyItem]] | None = None
+                 ) -> dict[str, list[CostlyItem]]:
+    """Each unit's (or only `units`') `top_n` failed items that cost the most points (cost desc,
+    indicator order, item id); `losses` when item_losses was read already."""
+    cat = cat or load_catalogue()
+    order = cat.order()
+    losses = item_losses(engine, period, cat, units) if losses is None else losses
     return {unit: heapq.nsmallest(top_n, items, key=lambda i: (-i.points_lost, order[i.indicator_codes[0]], i.item_id))
-            for unit, items in sorted(out.items())}
+            for unit, items in losses.items()}
 
 
 # --- score_changes.csv --------------------------------------------------------------------

@@ -82,37 +82,76 @@ class GroupScore:
     number: int
     name: str
     points: float | None
-    max_points: float
+    max_points: float  # of the group's indicators that apply to the unit (the total is scored on these)
+
+
+@dataclass(frozen=True)
+class RatioLine:
+    """A ratio a row is scored from without points of its own (group 4: A, B, C of the payment rule)."""
+
+    code: str
+    name: str
+    letter: str  # "A", "B", "C": the rule's names for them
+    duty_label: str | None
+    numerator: Number
+    denominator: Number
+    value: float | None  # None when the denominator is 0
 
 
 @dataclass(frozen=True)
 class IndicatorLine:
-    """One index indicator of a unit (chỉ tiêu): its counts, value and points."""
+    """One scored row of the index (chỉ tiêu): an indicator with its counts, value and points, or
+    group 4 scored as one item from its ratios (`components`; no counts of its own)."""
 
     code: str
     name: str
     group: int
     duty_label: str | None  # the letter's annex item it also measures, e.g. "2.1"
-    numerator: Number
-    denominator: Number
+    numerator: Number | None  # None: scored from its components
+    denominator: Number | None
     value: float | None  # None when the denominator is 0
     points: float | None  # None when the indicator does not apply
     max_points: float
     is_estimate: bool = False  # the portal's exact formula is not public (group 3)
+    components: tuple[RatioLine, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self, "components")
 
 
 @dataclass(frozen=True)
 class FailingItem:
-    """An item that failed a duty (outputs.md violations): never a person's data."""
+    """An item that failed an indicator or duty (outputs.md violations): never a person's data."""
 
     item_type: str  # dossier | procedure | announcement_procedure | payment | feedback | …
     item_id: str
-    detail: str = ""
+    reason: str = ""  # why, in Vietnamese (the catalogue's words for the stored reason code)
+
+
+@dataclass(frozen=True)
+class FailureList:
+    """Phụ lục: one indicator's or duty's failed items, the costliest first, capped (the unit's
+    violations CSV has them all)."""
+
+    code: str
+    name: str
+    group: int | None  # the index group; None for a duty of the letter only
+    duty_label: str | None  # the letter's annex item, e.g. "2.3"
+    item_type: str
+    failed: int  # every failed item
+    items: tuple[FailingItem, ...]  # the first of them by points of the total lost
+
+    def __post_init__(self) -> None:
+        _freeze(self, "items")
+
+    @property
+    def more(self) -> int:
+        return self.failed - len(self.items)
 
 
 @dataclass(frozen=True)
 class DutyLine:
-    """A duty of letter 11821/UBND-KSTT (nhiệm vụ) with its compliance and worst items."""
+    """A duty of letter 11821/UBND-KSTT (nhiệm vụ) and its compliance."""
 
     code: str
     annex: str  # the annex item, e.g. "2.3"
@@ -120,14 +159,24 @@ class DutyLine:
     numerator: Number
     denominator: Number
     value: float | None
-    top_failing: tuple[FailingItem, ...] = ()
-
-    def __post_init__(self) -> None:
-        _freeze(self, "top_failing")
 
     @property
     def failing_count(self) -> Number:
         return self.denominator - self.numerator
+
+
+@dataclass(frozen=True)
+class Priority:
+    """Page 1: one of the things that would gain the unit the most points next month
+    (tthc.insights.score_change.gains): a scored row's room to its maximum and what fails it."""
+
+    name: str
+    group: int
+    points: float  # of the 100-point total
+    failed: tuple[tuple[str, str, int], ...]  # (indicator name, item type, failed items)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "failed")
 
 
 @dataclass(frozen=True)
@@ -155,11 +204,11 @@ class CostlyItem:
 
     item_type: str  # dossier | procedure | feedback | …
     item_id: str
-    indicator_codes: tuple[str, ...]  # the index indicators it failed
+    indicator_names: tuple[str, ...]  # the index indicators it failed, by their Vietnamese names
     points_lost: float
 
     def __post_init__(self) -> None:
-        _freeze(self, "indicator_codes")
+        _freeze(self, "indicator_names")
 
 
 @dataclass(frozen=True)
@@ -205,9 +254,12 @@ class ScorecardContext:
     recipients: tuple[str, ...] = ()  # "Nơi nhận"; empty = the unit and the archive
     band_thresholds: tuple[float, ...] = (80.0, 70.0, 50.0)  # config/bands.yaml minimums, for the chart
     score_change: ScoreChangeSection | None = None  # None: the section is left out
+    priorities: tuple[Priority, ...] = ()  # page 1, the largest gain first
+    annex: tuple[FailureList, ...] = ()  # in catalogue order, only those with failed items
 
     def __post_init__(self) -> None:
-        _freeze(self, "groups", "indicators", "duties", "trend", "recipients", "band_thresholds")
+        _freeze(self, "groups", "indicators", "duties", "trend", "recipients", "band_thresholds", "priorities",
+                "annex")
 
 
 @dataclass(frozen=True)

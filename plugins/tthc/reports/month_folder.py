@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,10 +29,20 @@ from sqlalchemy.engine import Engine
 
 from tthc import config
 from tthc.delivery.alerts import pending_alerts
-from tthc.indicators.catalogue import PROVINCE_CODE, load_catalogue
+from tthc.indicators.catalogue import PROVINCE_CODE, Catalogue, load_catalogue
 from tthc.indicators.export import export_period
 from tthc.indicators.tables import ind_results, ind_unit_scores, ind_violations
-from tthc.insights.score_change import PAYMENT_COMPONENT, costly_items, score_changes, write_score_changes_csv
+from tthc.insights.score_change import (
+    PAYMENT_COMPONENT,
+    CostlyItem,
+    ScoreChange,
+    components,
+    costly_items,
+    gains,
+    item_losses,
+    score_changes,
+    write_score_changes_csv,
+)
 from tthc.periods import Period
 from tthc.quality.gate import month_status
 from tthc.reports import model as m
@@ -41,6 +53,8 @@ from tthc.warehouse import schema as wh
 
 log = logging.getLogger(__name__)
 TREND_MONTHS = 12
+PRIORITIES = 3  # page 1: the things that would gain the unit the most points next month
+PAYMENT_LETTERS = "ABC"  # group 4's ratios as the payment rule names them (indicators.md)
 MANIFEST = "manifest.json"
 
 
@@ -63,29 +77,108 @@ def _float(x) -> float | None:
     return None if x is None else float(x)
 
 
-def score_change_sections(engine: Engine, period: str, top_n: int, units: Collection[str] | None = None
-                          ) -> dict[str, m.ScoreChangeSection]:
-    """Each unit's (or only `units`') "Vì sao điểm thay đổi": the exact decomposition against the
-    previous month and its `top_n` costliest failed items (tthc.insights.score_change)."""
+def component_name(code: str) -> str:
+    """A scored component's name for the office: an indicator's, or group 4 scored as a whole."""
     cat = load_catalogue()
-    costly = costly_items(engine, period, top_n, cat, units)
+    if code == PAYMENT_COMPONENT:  # the payment rule scores group 4 as a whole
+        return f"{cat.group(cat.payment_parts()[0].group).name_vi} (cả nhóm)"
+    return cat.get(code).name_vi
 
-    def name(code: str) -> str:
-        if code == PAYMENT_COMPONENT:  # the payment rule scores group 4 as a whole
-            return f"{cat.group(cat.payment_parts()[0].group).name_vi} (cả nhóm)"
-        return cat.get(code).name_vi
 
+def change_section(cat: Catalogue, period: str, ch: ScoreChange, costly: list[CostlyItem]) -> m.ScoreChangeSection:
+    """"Vì sao điểm thay đổi" as the scorecard shows it, from a unit's decomposition and costliest items."""
+    return m.ScoreChangeSection(
+        previous_period=Period(period).previous().code,
+        previous_total=_float(ch.previous_total), current_total=_float(ch.current_total),
+        groups=tuple(m.ChangeLine(f"G{g.group}", cat.group(g.group).name_vi, g.group, _float(g.previous),
+                                  _float(g.current), _float(g.contribution)) for g in ch.groups),
+        indicators=tuple(m.ChangeLine(c.code, component_name(c.code), c.group, _float(c.previous),
+                                      _float(c.current), _float(c.contribution)) for c in ch.components),
+        costly_items=tuple(m.CostlyItem(i.item_type, i.item_id, tuple(component_name(c) for c in i.indicator_codes),
+                                        float(i.points_lost)) for i in costly))
+
+
+def score_change_sections(engine: Engine, period: str, top_n: int, units: Collection[str] | None = None,
+                          losses: dict[str, list[CostlyItem]] | None = None) -> dict[str, m.ScoreChangeSection]:
+    """Each unit's (or only `units`') "Vì sao điểm thay đổi": the exact decomposition against the
+    previous month and its `top_n` costliest failed items (tthc.insights.score_change); `losses`
+    when item_losses was read already."""
+    cat = load_catalogue()
+    costly = costly_items(engine, period, top_n, cat, units, losses)
+    return {unit: change_section(cat, period, ch, costly.get(unit, []))
+            for unit, ch in score_changes(engine, period, cat, units).items()}
+
+
+def group_lines(cat: Catalogue, counts: dict[str, tuple[int, int]], scores: dict) -> tuple[m.GroupScore, ...]:
+    """The six groups with the points earned and the maximum of the indicators that apply to the unit
+    this month (a commune has no announcements: its group 1 is out of DOSSIER_SYNC's 6, not of 18)."""
+    applicable: dict[int, Fraction] = defaultdict(Fraction)
+    for c in components(cat, counts):
+        applicable[c.group] += c.max_points
+    return tuple(m.GroupScore(g.group, g.name_vi, scores[f"g{g.group}"],
+                              float(applicable[g.group]) if scores[f"g{g.group}"] is not None else g.max_points)
+                 for g in cat.groups)
+
+
+def indicator_lines(cat: Catalogue, results: dict[str, dict], scores: dict) -> tuple[m.IndicatorLine, ...]:
+    """The index's scored rows of one unit in catalogue order: each indicator on its own rule, and
+    group 4 as one row (the payment rule scores the group) with its three ratios beneath."""
+    lines, parts = [], cat.payment_parts()
+    for ind in cat.indicators:
+        res = results.get(ind.code)
+        if ind.family != "index" or res is None or ind.code in {p.code for p in parts[1:]}:
+            continue
+        if ind.code == parts[0].code:
+            group = cat.group(ind.group)
+            lines.append(m.IndicatorLine(
+                code=PAYMENT_COMPONENT, name=group.name_vi, group=group.group, duty_label=None, numerator=None,
+                denominator=None, value=None, points=scores[f"g{group.group}"], max_points=group.max_points,
+                components=tuple(m.RatioLine(p.code, p.name_vi, letter, p.duty, results[p.code]["numerator"],
+                                             results[p.code]["denominator"], results[p.code]["value"])
+                                 for p, letter in zip(parts, PAYMENT_LETTERS, strict=True))))
+            continue
+        lines.append(m.IndicatorLine(
+            code=ind.code, name=ind.name_vi, group=ind.group, duty_label=ind.duty,
+            numerator=res["numerator"], denominator=res["denominator"], value=res["value"],
+            points=res["points"], max_points=ind.max_points or 0.0, is_estimate=ind.estimate))
+    return tuple(lines)
+
+
+def duty_lines(cat: Catalogue, results: dict[str, dict]) -> tuple[m.DutyLine, ...]:
+    lines = [m.DutyLine(code=ind.code, annex=ind.duty, description=ind.name_vi, numerator=res["numerator"],
+                        denominator=res["denominator"], value=res["value"])
+             for ind in cat.indicators if ind.duty is not None and (res := results.get(ind.code)) is not None]
+    return tuple(sorted(lines, key=lambda d: (d.annex, d.code)))
+
+
+def priorities(cat: Catalogue, results: dict[str, tuple[int, int]]) -> tuple[m.Priority, ...]:
+    """Page 1: the PRIORITIES components whose failed items, fixed, would add the most to the total."""
+    return tuple(m.Priority(cat.group(g.group).name_vi if g.code == PAYMENT_COMPONENT else cat.get(g.code).name_vi,
+                            g.group, float(g.points),
+                            tuple((cat.get(c).name_vi, cat.get(c).item_type, n) for c, n in g.failed))
+                 for g in gains(cat, results)[:PRIORITIES])
+
+
+def failure_lists(conn, period: str, units: set[str] | None, losses: dict[str, list[CostlyItem]], top_n: int
+                  ) -> dict[tuple[str, str], m.FailureList]:
+    """(unit, code) -> its failed items for the annex: all counted, the `top_n` that cost the most
+    points of the total listed (an item of a duty only costs what it costs through the index), then by id."""
+    cat = load_catalogue()
+    cost = {(unit, i.item_type, i.item_id): i.points_lost for unit, items in losses.items() for i in items}
+    v = ind_violations.c
+    wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
+    rows: dict[tuple[str, str], list] = defaultdict(list)
+    query = sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id, v.detail).where(v.period == period,
+                                                                                           *wanted)
+    for unit, code, item_type, item_id, reason in conn.execute(query):
+        rows[(unit, code)].append((-cost.get((unit, item_type, item_id), 0), item_id, item_type, reason))
     out = {}
-    for unit, ch in score_changes(engine, period, cat, units).items():
-        out[unit] = m.ScoreChangeSection(
-            previous_period=Period(period).previous().code,
-            previous_total=_float(ch.previous_total), current_total=_float(ch.current_total),
-            groups=tuple(m.ChangeLine(f"G{g.group}", cat.group(g.group).name_vi, g.group, _float(g.previous),
-                                      _float(g.current), _float(g.contribution)) for g in ch.groups),
-            indicators=tuple(m.ChangeLine(c.code, name(c.code), c.group, _float(c.previous), _float(c.current),
-                                          _float(c.contribution)) for c in ch.components),
-            costly_items=tuple(m.CostlyItem(i.item_type, i.item_id, i.indicator_codes, float(i.points_lost))
-                               for i in costly.get(unit, ())))
+    for (unit, code), found in rows.items():
+        ind = cat.get(code)
+        first = [m.FailingItem(item_type, item_id, cat.reason_text(code, reason))
+                 for _, item_id, item_type, reason in heapq.nsmallest(top_n, found)]
+        out[(unit, code)] = m.FailureList(code, ind.name_vi, ind.group, ind.duty, ind.item_type, len(found),
+                                          tuple(first))
     return out
 
 
@@ -101,75 +194,47 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date, units: Colle
     bands = config.bands()
     trend_periods = [p.code for p in Period(period).back(TREND_MONTHS)]
     previous = Period(period).previous().code
-    top_n = config.thresholds().top_failing_items
+    limits = config.thresholds()
     status, _critical = month_status(engine, period)
+    losses = item_losses(engine, period, cat, units) if units != set() else {}
     with engine.connect() as conn:
         scores = _scores(conn, trend_periods)
         r = ind_results.c
         results: dict[str, dict[str, dict]] = defaultdict(dict)
         for row in conn.execute(sa.select(ind_results).where(r.period == period)).mappings():
             results[row["unit_code"]][row["indicator_code"]] = dict(row)
-        v = ind_violations.c
-        failing: dict[tuple[str, str], list[m.FailingItem]] = defaultdict(list)
-        wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
-        for row in conn.execute(sa.select(ind_violations).where(v.period == period, *wanted)
-                                .order_by(v.unit_code, v.indicator_code, v.item_id)).mappings():
-            items = failing[(row["unit_code"], row["indicator_code"])]
-            if len(items) < top_n:
-                items.append(m.FailingItem(row["item_type"], row["item_id"], row["detail"] or ""))
+        failing = failure_lists(conn, period, units, losses, limits.top_failing_items)
         quarantined = conn.execute(sa.select(sa.func.count()).select_from(wh.quality_quarantine)).scalar_one()
         excluded = conn.execute(sa.select(sa.func.count(sa.distinct(wh.quality_excluded_dossiers.c.dossier_code)))
                                 ).scalar_one()
     note = quality_note(status, quarantined, excluded)
-    why = score_change_sections(engine, period, config.thresholds().top_costly_items, units) if units != set() else {}
+    why = score_change_sections(engine, period, limits.top_costly_items, units, losses) if units != set() else {}
     current = scores.get(period, {})
     tier_counts: dict[str, int] = defaultdict(int)
     for row in current.values():
         if row["rank"] is not None:
             tier_counts[row["tier"]] += 1
 
-    def indicator_lines(code: str) -> tuple[m.IndicatorLine, ...]:
-        lines = []
-        for ind in cat.indicators:
-            res = results[code].get(ind.code)
-            if ind.family != "index" or res is None:
-                continue
-            lines.append(m.IndicatorLine(
-                code=ind.code, name=ind.name_vi, group=ind.group, duty_label=ind.duty,
-                numerator=res["numerator"], denominator=res["denominator"], value=res["value"],
-                points=res["points"], max_points=ind.max_points or 0.0, is_estimate=ind.estimate))
-        return tuple(lines)
-
-    def duty_lines(code: str) -> tuple[m.DutyLine, ...]:
-        lines = []
-        for ind in cat.indicators:
-            res = results[code].get(ind.code)
-            if ind.duty is None or res is None:
-                continue
-            lines.append(m.DutyLine(
-                code=ind.code, annex=ind.duty, description=ind.name_vi, numerator=res["numerator"],
-                denominator=res["denominator"], value=res["value"],
-                top_failing=tuple(failing.get((code, ind.code), ()))))
-        return tuple(sorted(lines, key=lambda d: (d.annex, d.code)))
-
-    def groups_of(row: dict) -> tuple[m.GroupScore, ...]:
-        return tuple(m.GroupScore(g.group, g.name_vi, row[f"g{g.group}"], g.max_points) for g in cat.groups)
-
-    scorecards = []
-    for code in sorted(c for c in current if c != PROVINCE_CODE and (units is None or c in units)):
-        row = current[code]
+    def scorecard(code: str) -> m.ScorecardContext:
+        row, mine = current[code], results[code]
         prev = scores.get(previous, {}).get(code)
-        scorecards.append(m.ScorecardContext(
+        counts = {c: (int(x["numerator"]), int(x["denominator"])) for c, x in mine.items()}
+        return m.ScorecardContext(
             period=period, issued_on=issued_on, document_number="", province=province,
             unit=m.UnitInfo(code, row["unit_name"], row["tier"]), total=row["total"], band=row["band"],
             rank=row["rank"], rank_count=tier_counts[row["tier"]],
-            previous_total=prev["total"] if prev else None, groups=groups_of(row),
-            indicators=indicator_lines(code), duties=duty_lines(code),
+            previous_total=prev["total"] if prev else None,
+            groups=group_lines(cat, counts, row),
+            indicators=indicator_lines(cat, mine, row), duties=duty_lines(cat, mine),
             trend=tuple(m.TrendPoint(p, scores.get(p, {}).get(code, {}).get("total")) for p in trend_periods),
             quality_note=note, quarantined_rows=quarantined,
             previous_rank=prev["rank"] if prev else None,
             band_thresholds=tuple(b.min_total for b in bands.bands if b.min_total > 0),
-            score_change=why.get(code)))
+            score_change=why.get(code), priorities=priorities(cat, counts),
+            annex=tuple(failing.get((code, ind.code)) for ind in cat.indicators if (code, ind.code) in failing))
+
+    scorecards = [scorecard(code) for code in sorted(c for c in current if c != PROVINCE_CODE
+                                                     and (units is None or c in units))]
 
     def rank_change(code: str, rank: int | None) -> int | None:
         prev = scores.get(previous, {}).get(code)

@@ -31,7 +31,7 @@ from weasyprint.urls import URLFetcher
 from tthc.insights.score_change import apportioned
 from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
-from tthc.reports.model import TIER_TITLES, RankingContext, ScorecardContext, ScoreChangeSection
+from tthc.reports.model import TIER_TITLES, FailureList, RankingContext, ScorecardContext, ScoreChangeSection
 from tthc.reports.svg import trend_svg
 from tthc.reports.templating import html_environment
 
@@ -40,6 +40,7 @@ from tthc.reports.templating import html_environment
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 ROMAN = ("", "I", "II", "III", "IV", "V", "VI", "VII", "VIII")
 SHOWN_DECIMALS = 2  # points on the documents
+TREND_HEIGHT = 150  # px: the chart shares page 1 with the figures, the groups and the priorities
 SHOWN_INDICATORS = 8  # "Vì sao điểm thay đổi": the indicators that moved the total most, then the rest in one line
 
 
@@ -94,6 +95,28 @@ def change_view(section: ScoreChangeSection | None) -> dict | None:
     return view
 
 
+def annex_view(ctx: ScorecardContext) -> list[dict]:
+    """The annex's blocks, one per group of the index (the letter's annex items follow the same six
+    groups): the group's indicators, then its other duties; each failure list with its items
+    gathered under their reasons (reasons in the order of their costliest item)."""
+    def entry(failures: FailureList) -> dict:
+        by_reason: dict[str, list[str]] = {}
+        for item in failures.items:
+            by_reason.setdefault(item.reason, []).append(item.item_id)
+        return {"list": failures, "reasons": list(by_reason.items())}
+
+    def group_of(failures: FailureList) -> int:
+        return failures.group if failures.group is not None else int(failures.duty_label.split(".")[0])
+
+    blocks = []
+    for g in ctx.groups:
+        mine = [f for f in ctx.annex if group_of(f) == g.number]
+        mine.sort(key=lambda f: f.group is None)  # the index's indicators first, in catalogue order
+        if mine:
+            blocks.append({"title": f"Nhóm {g.number}. {g.name}", "entries": [entry(f) for f in mine]})
+    return blocks
+
+
 def scorecard_view(ctx: ScorecardContext) -> dict:
     """What the scorecard template reads, with the derived values computed once, here."""
     by_group: dict[int, list] = defaultdict(list)
@@ -119,8 +142,10 @@ def scorecard_view(ctx: ScorecardContext) -> dict:
         "change": change,
         "indicators_by_group": by_group,
         "has_estimate": any(i.is_estimate for i in ctx.indicators),
-        "chart": trend_svg(ctx.trend, thresholds=ctx.band_thresholds),
+        "chart": trend_svg(ctx.trend, height=TREND_HEIGHT, thresholds=ctx.band_thresholds),
+        "scored_months": sum(1 for p in ctx.trend if p.total is not None),
         "why": change_view(ctx.score_change),
+        "annex_blocks": annex_view(ctx),
         "roman": ROMAN,
     }
 
@@ -164,7 +189,8 @@ def _write_pdf(html: str, out_path: Path) -> Path:
 
 
 def render_scorecard(ctx: ScorecardContext, out_path: Path) -> Path:
-    """scorecards/<unit_code>.pdf: one unit's scorecard (A4, two or three pages)."""
+    """scorecards/<unit_code>.pdf: one unit's scorecard (A4): the summary on page 1, the details,
+    the signature, then the annex of failed items."""
     return _write_pdf(render_html("scorecard.html.j2", scorecard_view(ctx)), out_path)
 
 
@@ -200,6 +226,8 @@ def _summary_sheet(ws, ctx: RankingContext) -> None:
     for row in (4, 7):
         for cell in ws[row]:
             cell.font = Font(bold=True)
+            # the groups' titles are longer than their columns: wrapped, not cut by the next cell
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
     for cell in ws[5]:
         if isinstance(cell.value, float):
             cell.number_format = POINTS_FORMAT
@@ -219,6 +247,8 @@ def _tier_sheet(ws, section) -> None:
         for cell in row_cells:
             if isinstance(cell.value, float):
                 cell.number_format = POINTS_FORMAT
+    for (cell,) in ws.iter_rows(min_row=2, min_col=3, max_col=3):
+        cell.alignment = Alignment(wrap_text=True)  # a name longer than its column wraps
     for col, width in enumerate(COLUMN_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(col)].width = width
     ws.freeze_panes = "D2"

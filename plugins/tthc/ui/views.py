@@ -322,8 +322,10 @@ def unit(engine: Engine, root, period: str, unit_code: str) -> Unit | None:
         for r in conn.execute(
             sa.select(ranked).where(ranked.c.n <= SHOWN_ITEMS).order_by(ranked.c.indicator_code, ranked.c.item_id)
         ).mappings():
+            # the stored reason code, worded for the office as the catalogue (and the CSV) words it
             items[r["indicator_code"]].append(
-                {"item_type": r["item_type"], "item_id": r["item_id"], "detail": r["detail"] or ""}
+                {"item_type": r["item_type"], "item_id": r["item_id"],
+                 "detail": cat.reason_text(r["indicator_code"], r["detail"])}
             )
     row = scores[period]
     totals = tuple(scores[p]["total"] if p in scores else None for p in trend)
