@@ -13,7 +13,6 @@ pass succeeded.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import logging
 import time
@@ -214,8 +213,7 @@ class NationalClient:
         while we read moves to the end of the order, where this pass meets it again; the
         next pass (since = this pass's start − margin) gets it anyway.
         """
-        positions = itertools.count()
-        page, read_at_since = 1, Counter()
+        position, page, read_at_since = 0, 1, Counter()
         while True:
             items = self._answer(feed, since, page, self.page_size)["items"]
             start = 0
@@ -223,7 +221,8 @@ class NationalClient:
                 read_at_since[ident] -= 1
                 start += 1
             for item in items[start:]:
-                yield next(positions), item
+                yield position, item
+                position += 1
             if len(items) < self.page_size:
                 return
             last, run_start = _last_instant(items)
@@ -231,15 +230,17 @@ class NationalClient:
                 since, page = last, 1
                 read_at_since = Counter(_identity(feed, item) for item in items[run_start:])
             elif last is not None and (since is None or last >= since):
-                read = Counter(_identity(feed, item) for item in items)
-                for item in self._instant(feed, last, read):
-                    yield next(positions), item
+                read, first = Counter(_identity(feed, item) for item in items), position
+                for offset, item in self._instant(feed, last, read):  # positions in the feed's order
+                    yield first + offset, item
+                    position = max(position, first + offset + 1)
                 since, page, read_at_since = last + MICROSECOND, 1, Counter()
             else:  # no readable time on the page (or one before `since`): nothing to slice at
                 page, read_at_since = page + 1, Counter()
 
-    def _instant(self, feed: Feed, moment: dt.datetime, read: Counter) -> Iterator[object]:
-        """The items updated at `moment`, an instant that fills a page, except those in `read`.
+    def _instant(self, feed: Feed, moment: dt.datetime, read: Counter) -> Iterator[tuple[int, object]]:
+        """The items updated at `moment`, an instant that fills a page, except those in `read`,
+        with their offsets in the instant.
 
         By offset within the instant, last page first: a record updated meanwhile moves to the
         end of the order, which shifts only records behind it, already read; forwards, a shift
@@ -255,7 +256,7 @@ class NationalClient:
                 if read[ident] > 0:
                     read[ident] -= 1
                     continue
-                yield item
+                yield offset, item
 
     def _total(self, feed: Feed, since: dt.datetime) -> int:
         total = self._answer(feed, since, 1, 1).get("total")
