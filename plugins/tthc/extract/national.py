@@ -244,9 +244,12 @@ class NationalClient:
 
         By offset within the instant, last page first: a record updated meanwhile moves to the
         end of the order, which shifts only records behind it, already read; forwards, a shift
-        would carry a record still to read into a page already read and lose it.
+        would carry a record still to read into a page already read and lose it. The items after
+        the instant are counted first: what is updated between the two counts only makes `held`
+        larger than the instant, never smaller (the surplus, read twice, is de-duplicated).
         """
-        held = self._total(feed, moment) - self._total(feed, moment + MICROSECOND)
+        after = self._total(feed, moment + MICROSECOND)
+        held = self._total(feed, moment) - after
         for page in range(-(-held // self.page_size), 0, -1):
             items = self._answer(feed, moment, page, self.page_size)["items"]
             for offset, item in enumerate(items, (page - 1) * self.page_size):
