@@ -13,11 +13,13 @@ pass succeeded.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import requests
@@ -31,7 +33,7 @@ from tthc.warehouse.db import dialect_insert, refresh_statistics
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
-MICROSECOND = dt.timedelta(microseconds=1)  # the finest step of the services' ISO times
+MICROSECOND = dt.timedelta(microseconds=1)  # a datetime's finest step (finer service times fall within it)
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
@@ -318,6 +320,21 @@ def _newer(row: dict, current: dict | None) -> bool:
     return (new, row["feed_seq"]) > (old, current["feed_seq"])
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic collector walks every live container at each full collection, and runs
+    one per so many new objects: over a pass holding a province-year's records in one dict that
+    is quadratic (39 full collections, 16 s of 86 s CPU for 1.3 M records). The records hold no
+    cycles (reference counting frees them), so the collector waits until the pass is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: str,
               pass_started: dt.datetime, margin: dt.timedelta, reread_from: dt.datetime | None = None) -> FeedLoad:
     """One pass over a feed; `reread_from` asks for everything updated since then again."""
@@ -327,31 +344,32 @@ def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: st
                              .where(wh.etl_watermarks.c.stream == stream)).scalar_one_or_none()
     if since is not None and reread_from is not None:
         since = min(since, reread_from - margin)
-    latest: dict[tuple, dict] = {}
-    unreadable: list[dict] = []
-    bad_time_items: dict[str, str] = {}  # record key -> which fields, for the quarantine
-    seq_base = int(pass_started.timestamp()) * 10_000_000
-    count = 0
-    for position, item in client.iter_items(feed, since):
-        count += 1
-        if not isinstance(item, dict):
-            unreadable.append({"position": position, "problem": "item is not an object",
-                               "raw": json.dumps(item, ensure_ascii=False)[:200]})
-            continue
-        row = feed.to_row(item)
-        key = tuple(row.get(k) for k in feed.key)
-        if any(k is None for k in key):
-            unreadable.append({"position": position, "problem": f"key {'/'.join(feed.key)} null or empty",
-                               "raw": json.dumps(item, ensure_ascii=False)[:200]})
-            continue
-        bad_times = unreadable_times(feed.name, item)
-        if bad_times:
-            bad_time_items["/".join(map(str, key))] = "unreadable time: " + ", ".join(bad_times)
-        row["feed_seq"] = seq_base + position
-        if _newer(row, latest.get(key)):
-            latest[key] = row
-    staged = _stage(warehouse, feed, list(latest.values()), stream, run_key, since, pass_started - margin,
-                    count, unreadable, bad_time_items)
+    with _cyclic_gc_paused():
+        latest: dict[tuple, dict] = {}
+        unreadable: list[dict] = []
+        bad_time_items: dict[str, str] = {}  # record key -> which fields, for the quarantine
+        seq_base = int(pass_started.timestamp()) * 10_000_000
+        count = 0
+        for position, item in client.iter_items(feed, since):
+            count += 1
+            if not isinstance(item, dict):
+                unreadable.append({"position": position, "problem": "item is not an object",
+                                   "raw": json.dumps(item, ensure_ascii=False)[:200]})
+                continue
+            row = feed.to_row(item)
+            key = tuple(row.get(k) for k in feed.key)
+            if any(k is None for k in key):
+                unreadable.append({"position": position, "problem": f"key {'/'.join(feed.key)} null or empty",
+                                   "raw": json.dumps(item, ensure_ascii=False)[:200]})
+                continue
+            bad_times = unreadable_times(feed.name, item)
+            if bad_times:
+                bad_time_items["/".join(map(str, key))] = "unreadable time: " + ", ".join(bad_times)
+            row["feed_seq"] = seq_base + position
+            if _newer(row, latest.get(key)):
+                latest[key] = row
+        staged = _stage(warehouse, feed, list(latest.values()), stream, run_key, since, pass_started - margin,
+                        count, unreadable, bad_time_items)
     log.info("%s: %d items since %s, %d records staged, %d unreadable, %d with unreadable times", stream, count,
              since, staged, len(unreadable), len(bad_time_items))
     return FeedLoad(stream, since, count, staged, unreadable)
@@ -363,6 +381,9 @@ def _stage(warehouse: Engine, feed: Feed, rows: list[dict], stream: str, run_key
     table = feed.table
     keys = [c.name for c in table.primary_key.columns]
     columns = [c.name for c in table.columns]
+    # In key order, the key's index is written page after page, not at random: a province-year's
+    # feed outgrows the database's cache, and random writes made its load 7x slower for 4.4x rows.
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     now = dt.datetime.now()
     with warehouse.begin() as conn:
         for i in range(0, len(rows), 5000):
