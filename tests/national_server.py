@@ -29,8 +29,7 @@ def running_national_mock(db_url: str, token: str, faults: Faults | None = None)
         yield base_url
     finally:
         server.stop()
-        # Release the store's connections, so a test can drop its PostgreSQL database at once.
-        app.state.store.engine.dispose()
+        app.state.store.dispose()
 
 
 def set_faults(base_url: str, token: str, faults: Faults) -> dict:

@@ -274,6 +274,30 @@ def test_since_is_inclusive_and_reads_z_offset_and_local_forms(mock):
     assert get(mock, "synced-dossiers", since="yesterday").status_code == 422
 
 
+def test_since_totals_count_every_matching_item_across_days_and_after_the_store_changes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'national.db'}"
+    fill_store(url)
+    instants = [instant(r["updated_at"]) for r in dossier_rows() if r["province"] == "H57"]
+    # Every instant, just after it, and UTC midnights: the totals span three UTC days.
+    cuts = sorted({*instants, *(m + timedelta(microseconds=1) for m in instants),
+                   *(datetime(2025, 3, d, tzinfo=UTC) for d in (1, 2, 3, 4))})
+
+    def total(cut: datetime) -> int:
+        return get(base_url, "synced-dossiers", since=cut.isoformat()).json()["total"]
+
+    with running_national_mock(url, TOKEN) as base_url:
+        assert [total(cut) for cut in cuts] == [sum(m >= cut for m in instants) for cut in cuts]
+        # A version another connection writes while the mock serves is counted at once.
+        late = datetime(2025, 3, 2, 23, 30, tzinfo=UTC)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(national_synced_dossiers.insert(), [{
+                **dossier_rows()[0], "updated_at": late.isoformat(), "sort_ts": sort_ts(late.isoformat())}])
+        engine.dispose()
+        instants.append(late)
+        assert [total(cut) for cut in cuts] == [sum(m >= cut for m in instants) for cut in cuts]
+
+
 def test_serving_index_is_created_and_used(sqlite_url, mock):
     engine = create_engine(sqlite_url)
     names = {ix["name"] for ix in inspect(engine).get_indexes("national_synced_dossiers")}
@@ -330,28 +354,35 @@ def test_latency_slows_each_answer(faulty):
 @pytest.mark.parametrize("kind", ["not_object", "wrong_type", "missing_key"])
 def test_malformed_item_inside_an_otherwise_good_page(faulty, kind):
     good = get(faulty, "synced-dossiers", page=2, page_size=5).json()["items"]
-    set_faults(faulty, TOKEN, Faults(malformed=MalformedItem(page=2, kind=kind, index=1,
+    spoilt = good[2]
+    set_faults(faulty, TOKEN, Faults(malformed=MalformedItem(key=(spoilt["MaHoSo"],), kind=kind,
                                                              endpoint="synced-dossiers")))
     answer = get(faulty, "synced-dossiers", page=2, page_size=5)
     assert answer.status_code == 200
     items = answer.json()["items"]
-    assert items[0] == good[0] and items[2:] == good[2:]
-    bad = items[1]
-    if kind == "not_object":
-        assert bad == NOT_AN_OBJECT
-    elif kind == "wrong_type":
-        assert isinstance(bad["updated_at"], int) and bad["MaHoSo"] == good[1]["MaHoSo"]
-    else:
-        assert "MaHoSo" not in bad and bad["updated_at"] == good[1]["updated_at"]
-    # Other pages and other endpoints stay clean.
-    assert get(faulty, "synced-dossiers", page=1, page_size=5).json()["items"][1] != NOT_AN_OBJECT
+    assert items[:2] == good[:2] and items[3:] == good[3:]
+    # The record is spoilt wherever it is served: here first in a page from its own instant.
+    [again, *rest] = get(faulty, "synced-dossiers", since=spoilt["updated_at"], page_size=3).json()["items"]
+    assert rest == good[3:]
+    for bad in (items[2], again):
+        if kind == "not_object":
+            assert bad == NOT_AN_OBJECT
+        elif kind == "wrong_type":
+            assert isinstance(bad["updated_at"], int) and bad["MaHoSo"] == spoilt["MaHoSo"]
+        else:
+            assert "MaHoSo" not in bad and bad["updated_at"] == spoilt["updated_at"]
+    # Other records and other endpoints stay clean.
+    assert all(isinstance(i, dict) and "MaHoSo" in i for i in get(faulty, "synced-dossiers", page=1,
+                                                                    page_size=5).json()["items"])
     assert all(isinstance(i, dict) and "feedback_id" in i
                for i in get(faulty, "feedback", page=2, page_size=1).json()["items"])
 
 
 def test_invalid_faults_are_refused(faulty):
-    bodies = ({"error_rate": 2}, {"no_such_fault": True}, {"malformed": {"page": 1, "kind": "odd"}},
-              {"malformed": {"page": 0}}, {"update_while_paging": {"after_page": 1, "endpoint": "dossiers"}})
+    bodies = ({"error_rate": 2}, {"no_such_fault": True}, {"malformed": {"key": ["x"], "kind": "odd"}},
+              {"malformed": {"key": []}}, {"malformed": {"key": ["a"], "endpoint": "dossier-ratings"}},
+              {"malformed": {"page": 1}}, {"update_while_paging": {"after_request": 0}},
+              {"update_while_paging": {"after_request": 1, "endpoint": "dossiers"}})
     for body in bodies:
         answer = requests.post(f"{faulty}/_admin/faults", json=body, headers=AUTH, timeout=10)
         assert answer.status_code == 422, body
@@ -371,7 +402,7 @@ def two_passes(base_url: str, margin: timedelta) -> tuple[list[dict], list[dict]
 def test_new_version_moves_to_the_end_and_the_next_pass_catches_it(tmp_path):
     url = f"sqlite:///{tmp_path / 'national.db'}"
     fill_store(url, feedback_count=20)
-    faults = Faults(update_while_paging=UpdateWhilePaging(after_page=1, count=2, endpoint="feedback"))
+    faults = Faults(update_while_paging=UpdateWhilePaging(after_request=1, count=2, endpoint="feedback"))
     with running_national_mock(url, TOKEN, faults) as base_url:
         first, second, pass_start = two_passes(base_url, margin=timedelta(minutes=5))
         everything = get(base_url, "feedback", page_size=500).json()
@@ -394,7 +425,7 @@ def test_in_place_update_moves_the_record_and_shifts_the_page_behind(tmp_path):
     url = f"sqlite:///{tmp_path / 'national.db'}"
     fill_store(url, feedback_count=20)
     order = [f"PAKN-{n:04d}" for n in range(20)]
-    faults = Faults(update_while_paging=UpdateWhilePaging(after_page=1, count=1, mode="in_place"))
+    faults = Faults(update_while_paging=UpdateWhilePaging(after_request=1, count=1, mode="in_place"))
     with running_national_mock(url, TOKEN, faults) as base_url:
         first, second, pass_start = two_passes(base_url, margin=timedelta(minutes=5))
         everything = get(base_url, "feedback", page_size=500).json()
@@ -404,6 +435,20 @@ def test_in_place_update_moves_the_record_and_shifts_the_page_behind(tmp_path):
     # In that pass the client met the moved record twice and skipped the one that shifted onto page 1.
     assert [i["feedback_id"] for i in first] == order[:10] + order[11:] + order[:1]
     assert [i["feedback_id"] for i in second] == order[:1]
+
+
+def test_update_while_paging_fires_after_the_nth_answer_of_its_endpoint(tmp_path):
+    url = f"sqlite:///{tmp_path / 'national.db'}"
+    fill_store(url, feedback_count=20)
+    faults = Faults(update_while_paging=UpdateWhilePaging(after_request=2, count=1, endpoint="feedback"))
+    with running_national_mock(url, TOKEN, faults) as base_url:
+        assert get(base_url, "synced-dossiers").status_code == 200  # another endpoint: not counted
+        first = get(base_url, "feedback", page_size=5).json()
+        second = get(base_url, "feedback", since=first["items"][-1]["updated_at"], page_size=5).json()
+        after = get(base_url, "feedback", page_size=500).json()
+    assert first["total"] == second["total"] + 4 == 20  # nothing moved before the 2nd answer was served
+    # Then the 2nd answer's first record moved to the end of the order.
+    assert after["total"] == 21 and after["items"][-1]["feedback_id"] == second["items"][0]["feedback_id"]
 
 
 # --- PostgreSQL and the command line -----------------------------------------------------
@@ -425,7 +470,7 @@ def postgres_url():
 @pytest.mark.postgres
 def test_serves_a_postgresql_store(postgres_url):
     fill_store(postgres_url, feedback_count=20)
-    faults = Faults(update_while_paging=UpdateWhilePaging(after_page=1, count=2, endpoint="feedback"))
+    faults = Faults(update_while_paging=UpdateWhilePaging(after_request=1, count=2, endpoint="feedback"))
     with running_national_mock(postgres_url, TOKEN, faults) as base_url:
         dossiers, total = one_pass(base_url, "synced-dossiers", page_size=7)
         since_total = get(base_url, "synced-dossiers", since="2025-03-01T20:00:00").json()["total"]
@@ -445,14 +490,15 @@ def test_serves_a_postgresql_store(postgres_url):
 def test_cli_flags_build_the_faults():
     args = build_parser().parse_args([
         "--db", "sqlite://", "--token", "t", "--rate-limited-requests", "3", "--retry-after", "5",
-        "--error-rate", "0.1", "--latency", "0.2", "--malformed-page", "2", "--malformed-kind", "missing_key",
-        "--update-after-page", "1", "--update-count", "4", "--update-mode", "in_place",
+        "--error-rate", "0.1", "--latency", "0.2", "--malformed-key", "123/QĐ-UBND", "1.001612",
+        "--malformed-kind", "missing_key", "--update-after-request", "3", "--update-count", "4",
+        "--update-mode", "in_place",
     ])
     assert (args.host, args.port) == ("127.0.0.1", 8765)
     assert faults_from_args(args) == Faults(
         rate_limited_requests=3, retry_after=5, error_rate=0.1, latency=0.2,
-        malformed=MalformedItem(page=2, kind="missing_key"),
-        update_while_paging=UpdateWhilePaging(after_page=1, count=4, mode="in_place"),
+        malformed=MalformedItem(key=("123/QĐ-UBND", "1.001612"), kind="missing_key"),
+        update_while_paging=UpdateWhilePaging(after_request=3, count=4, mode="in_place"),
     )
 
 

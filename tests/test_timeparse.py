@@ -19,7 +19,8 @@ def test_every_source_format_normalises_to_local(raw, local):
 
 
 @pytest.mark.parametrize("raw", ["", "  ", None, "20251304091500", "2025030409150", "04/03/2025 09:15",
-                                 "yesterday", 20250304091500, "2025-02-30T10:00:00"])
+                                 "yesterday", 20250304091500, "2025-02-30T10:00:00", "20250230101010",
+                                 "20250304250000"])
 def test_unreadable_times_are_none(raw):
     assert parse_time(raw) is None
 

@@ -24,7 +24,9 @@ Run it: `python -m tthc.sim.national_mock --db sqlite:///national.db --token sec
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -32,6 +34,7 @@ import random
 import re
 import secrets
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -44,7 +47,7 @@ import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, TypeAdapter, ValidationError
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 log = logging.getLogger(__name__)
 
@@ -184,37 +187,40 @@ def parse_since(raw: str) -> str:
 
 
 # --- faults --------------------------------------------------------------------------------
-def check_switch(page: int, endpoint: str | None) -> None:
-    if page < 1:
-        raise ValueError("pages count from 1")
+def check_endpoint(endpoint: str | None) -> None:
     if endpoint is not None and endpoint not in ENDPOINTS:
         raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(sorted(ENDPOINTS))}")
 
 
 @dataclass(frozen=True)
 class MalformedItem:
-    """Spoil one item of an otherwise good page (every time that page is served)."""
+    """Spoil one record: every item of it is served malformed, in whatever page it falls.
+
+    Keyed by the record, not by a page, so that it is met however a client pages.
+    """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
-    page: int
+    key: tuple[str, ...]  # the record key's values, in the endpoint's key order
     # not_object: the item is a JSON string; wrong_type: updated_at is a number (epoch
     # seconds); missing_key: the record key's fields are absent.
     kind: Literal["not_object", "wrong_type", "missing_key"] = "not_object"
-    index: int = 0
-    endpoint: str | None = None  # None: every endpoint
+    endpoint: str | None = None  # None: every endpoint whose key this is
 
     def __post_init__(self) -> None:
-        check_switch(self.page, self.endpoint)
-        if self.index < 0:
-            raise ValueError("index cannot be negative")
+        check_endpoint(self.endpoint)
+        if not self.key:
+            raise ValueError("key needs the record key's values")
+        if self.endpoint is not None and len(self.key) != len(ENDPOINTS[self.endpoint].key):
+            raise ValueError(f"{self.endpoint} keys have {len(ENDPOINTS[self.endpoint].key)} values")
 
 
 @dataclass(frozen=True)
 class UpdateWhilePaging:
-    """After serving `after_page` once, bump `count` records of that page to now (fires once).
+    """After the `after_request`-th answer, bump `count` records of it to now (fires once).
 
-    The bumped records are the first `count` items of the page just served, records the client
+    Answers are counted from when the faults were set, on `endpoint` (every endpoint when None).
+    The bumped records are the first `count` items of the answer just served, records the client
     has already passed, so their new versions go to the end of the order. `new_version` inserts a
     version row (the store's one-row-per-version design; nothing else moves, the total grows);
     `in_place` rewrites the row's updated_at, so the rows behind it shift back by `count` and an
@@ -223,13 +229,15 @@ class UpdateWhilePaging:
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
-    after_page: int
+    after_request: int
     count: int = 1
     mode: Literal["new_version", "in_place"] = "new_version"
     endpoint: str | None = None
 
     def __post_init__(self) -> None:
-        check_switch(self.after_page, self.endpoint)
+        check_endpoint(self.endpoint)
+        if self.after_request < 1:
+            raise ValueError("answers count from 1")
         if self.count < 1:
             raise ValueError("count must be at least 1")
 
@@ -270,6 +278,7 @@ class FaultState:
         with self._lock:
             self.faults = faults
             self._rate_limited_left = faults.rate_limited_requests
+            self._answers_to_update = 0
             self._rng = random.Random(faults.error_seed)
 
     def current(self) -> Faults:
@@ -289,11 +298,14 @@ class FaultState:
                 return HTTPException(self._rng.choice(ERROR_STATUSES), "upstream error")
         return None
 
-    def take_update(self, endpoint: Endpoint, page: int) -> UpdateWhilePaging | None:
-        """The update-while-paging switch if it fires on this page; it disarms itself."""
+    def take_update(self, endpoint: Endpoint) -> UpdateWhilePaging | None:
+        """Count an answer of `endpoint`; the update-while-paging switch if it fires on it (it disarms itself)."""
         with self._lock:
             update = self.faults.update_while_paging
-            if update is None or update.after_page != page or update.endpoint not in (None, endpoint.path):
+            if update is None or update.endpoint not in (None, endpoint.path):
+                return None
+            self._answers_to_update += 1
+            if self._answers_to_update < update.after_request:
                 return None
             self.faults = dataclasses.replace(self.faults, update_while_paging=None)
             return update
@@ -304,17 +316,19 @@ def unauthorized(detail: str) -> HTTPException:
 
 
 def spoil(items: list[Any], endpoint: Endpoint, malformed: MalformedItem) -> None:
-    """Replace one item of the page with a malformed one, in place."""
-    if not items:
+    """Replace the items of the spoilt record with malformed ones, in place."""
+    if malformed.endpoint not in (None, endpoint.path) or len(malformed.key) != len(endpoint.key):
         return
-    position = min(malformed.index, len(items) - 1)
-    if malformed.kind == "not_object":
-        items[position] = NOT_AN_OBJECT
-    elif malformed.kind == "wrong_type":
-        items[position]["updated_at"] = int(time.time())
-    else:
-        for name in endpoint.key:
-            items[position].pop(name, None)
+    for position, item in enumerate(items):
+        if tuple(item[name] for name in endpoint.key) != malformed.key:
+            continue
+        if malformed.kind == "not_object":
+            items[position] = NOT_AN_OBJECT
+        elif malformed.kind == "wrong_type":
+            item["updated_at"] = int(time.time())
+        else:
+            for name in endpoint.key:
+                item.pop(name, None)
 
 
 # --- the store -----------------------------------------------------------------------------
@@ -337,11 +351,24 @@ def to_item(endpoint: Endpoint, row: Sequence[Any]) -> dict[str, Any]:
 
 
 class NationalStore:
-    """Reads pages from the national store and bumps records for the update-while-paging fault."""
+    """Reads pages from the national store and bumps records for the update-while-paging fault.
+
+    A `since` query's total is the rows of since's UTC day from `since` on plus the rows of the
+    later days, whose counts per day are kept: a client reading in time slices asks from a new
+    `since` at every page, and counting every row after it each time would make its pass
+    quadratic in the feed's length. The kept counts are dropped whenever the store changed
+    (SQLite's `data_version`, which a commit by any other connection moves); other databases
+    are counted afresh every time.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock = threading.Lock()
+        self._counts_lock = threading.Lock()
+        self._day_counts: dict[tuple[str, str | None], tuple[list[str], list[int]]] = {}
+        self._data_version: int | None = None
+        file = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._watch = sqlite3.connect(file, check_same_thread=False) if file and file != ":memory:" else None
         present = set(inspect(engine).get_table_names())
         missing = sorted(e.table for e in ENDPOINTS.values() if e.table not in present)
         if missing:
@@ -372,13 +399,50 @@ class NationalStore:
             f"SELECT {q('row_id')}, {', '.join(map(q, endpoint.fields))} FROM {q(endpoint.table)}{where}"
             f" ORDER BY {', '.join(map(q, order_columns(endpoint)))} LIMIT :limit OFFSET :offset"
         )
-        count = f"SELECT COUNT(*) FROM {q(endpoint.table)}{where}"
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(select), {**params, "limit": page_size, "offset": (page - 1) * page_size}
             ).all()
-            total = conn.execute(text(count), params).scalar_one()
+            total = self._total(conn, endpoint, province, since)
         return [(row[0], to_item(endpoint, row[1:])) for row in rows], total
+
+    def _total(self, conn: Connection, endpoint: Endpoint, province: str | None, since: str | None) -> int:
+        where, params = self._where(endpoint, province, since)
+        count = f"SELECT COUNT(*) FROM {q(endpoint.table)}{where}"
+        if since is None or self._watch is None:
+            return conn.execute(text(count), params).scalar_one()
+        day = since[:10]
+        days, later = self._days(conn, endpoint, province)
+        # '~' sorts after every 'YYYY-MM-DDT…' of that day and before the next day's.
+        within = conn.execute(text(f'{count} AND "sort_ts" < :day_end'), {**params, "day_end": day + "~"})
+        return within.scalar_one() + later[bisect.bisect_right(days, day)]
+
+    def _days(self, conn: Connection, endpoint: Endpoint, province: str | None) -> tuple[list[str], list[int]]:
+        """The days holding rows (sort_ts's first 10 characters, in order) and, for each, the
+        rows of that day and the days after it (one more entry, 0, past the last day)."""
+        with self._counts_lock:
+            version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                self._day_counts.clear()
+                self._data_version = version
+            if (endpoint.table, province) not in self._day_counts:
+                where, params = self._where(endpoint, province, None)
+                rows = conn.execute(
+                    text(
+                        f'SELECT substr("sort_ts", 1, 10) AS day, COUNT(*) FROM {q(endpoint.table)}{where}'
+                        " GROUP BY day HAVING day IS NOT NULL ORDER BY day"
+                    ),
+                    params,
+                ).all()
+                later = list(itertools.accumulate((n for _, n in reversed(rows)), initial=0))[::-1]
+                self._day_counts[endpoint.table, province] = ([day for day, _ in rows], later)
+            return self._day_counts[endpoint.table, province]
+
+    def dispose(self) -> None:
+        """Close the store's connections (so that a test can drop its database at once)."""
+        if self._watch is not None:
+            self._watch.close()
+        self.engine.dispose()
 
     def bump(self, endpoint: Endpoint, row_ids: Sequence[int], mode: str, now: datetime) -> None:
         """Set updated_at/sort_ts of these records to `now`: a new version row, or the row itself."""
@@ -466,14 +530,15 @@ def create_app(db_url: str, token: str, faults: Faults | None = None) -> FastAPI
             rows, total = store.page(endpoint, province, since_key, page, page_size)
             items: list[Any] = [item for _, item in rows]
             malformed = state.current().malformed
-            if malformed and malformed.page == page and malformed.endpoint in (None, endpoint.path):
+            if malformed:
                 spoil(items, endpoint, malformed)
-            update = state.take_update(endpoint, page)
+            update = state.take_update(endpoint)
             if update is not None:
                 store.bump(
                     endpoint, [row_id for row_id, _ in rows[: update.count]], update.mode, datetime.now(UTC)
                 )
-            return {"items": items, "page": page, "page_size": page_size, "total": total}
+            # Already JSON values: FastAPI's encoder would cost as much again as the query.
+            return JSONResponse({"items": items, "page": page, "page_size": page_size, "total": total})
 
         handler.__name__ = "list_" + endpoint.path.replace("-", "_")
         return handler
@@ -587,17 +652,21 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to each API request"
     )
-    faults.add_argument("--malformed-page", type=int, metavar="P", help="spoil one item on page P")
+    faults.add_argument(
+        "--malformed-key",
+        nargs="+",
+        metavar="VALUE",
+        help="spoil the record with this key (its values in the endpoint's key order) wherever it is served",
+    )
     faults.add_argument(
         "--malformed-kind", choices=["not_object", "wrong_type", "missing_key"], default="not_object"
     )
-    faults.add_argument("--malformed-index", type=int, default=0, help="which item of the page to spoil")
     faults.add_argument("--malformed-endpoint", choices=sorted(ENDPOINTS), help="only on this endpoint")
     faults.add_argument(
-        "--update-after-page",
+        "--update-after-request",
         type=int,
-        metavar="P",
-        help="after serving page P once, bump records of that page to now",
+        metavar="N",
+        help="after the N-th answer, bump records of that answer to now",
     )
     faults.add_argument("--update-count", type=int, default=1, help="how many records to bump")
     faults.add_argument("--update-mode", choices=["new_version", "in_place"], default="new_version")
@@ -607,14 +676,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
     malformed = None
-    if args.malformed_page is not None:
-        malformed = MalformedItem(
-            args.malformed_page, args.malformed_kind, args.malformed_index, args.malformed_endpoint
-        )
+    if args.malformed_key is not None:
+        malformed = MalformedItem(tuple(args.malformed_key), args.malformed_kind, args.malformed_endpoint)
     update = None
-    if args.update_after_page is not None:
+    if args.update_after_request is not None:
         update = UpdateWhilePaging(
-            args.update_after_page, args.update_count, args.update_mode, args.update_endpoint
+            args.update_after_request, args.update_count, args.update_mode, args.update_endpoint
         )
     return Faults(
         token_rotated=args.token_rotated,
