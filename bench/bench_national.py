@@ -56,33 +56,51 @@ def one_size(folder: Path, per_year: int, repeat: int) -> dict[str, float]:
         walls.append(time.perf_counter() - started)
         cpus.append(cpu_seconds() - cpu)
         engine.dispose()
-        print(f"  national feeds: {sum(items.values()):,} items ({items['national.synced_dossiers']:,} synced "
-              f"dossiers) in {walls[-1]:.1f} s wall, {cpus[-1]:.1f} s CPU = {walls[-1] / generated:.2f}x the "
-              f"generator's {generated:.1f} s", flush=True)
-    return {"generate": generated, "generate_cpu": generated_cpu, "wall": min(walls), "cpu": min(cpus),
-            "items": sum(items.values()), "synced": items["national.synced_dossiers"]}
+        print(
+            f"  national feeds: {sum(items.values()):,} items ({items['national.synced_dossiers']:,} synced "
+            f"dossiers) in {walls[-1]:.1f} s wall, {cpus[-1]:.1f} s CPU = {walls[-1] / generated:.2f}x the "
+            f"generator's {generated:.1f} s",
+            flush=True,
+        )
+    return {
+        "generate": generated,
+        "generate_cpu": generated_cpu,
+        "wall": min(walls),
+        "cpu": min(cpus),
+        "items": sum(items.values()),
+        "synced": items["national.synced_dossiers"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dossiers-per-year", type=int, nargs=2, default=[300_000, 1_320_000],
-                        metavar=("SMALL", "LARGE"))
+    parser.add_argument(
+        "--dossiers-per-year", type=int, nargs=2, default=[300_000, 1_320_000], metavar=("SMALL", "LARGE")
+    )
     parser.add_argument("--repeat", type=int, default=1, help="load each size this many times, keep the fastest")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the databases here")
     args = parser.parse_args(argv)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-national-"))
     print(f"machine: {os.cpu_count()} cores", flush=True)
     small, large = (one_size(root / f"{n}", n, args.repeat) for n in args.dossiers_per_year)
-    print(f"{'':11} {'items':>11} {'synced':>11} {'generator':>10} {'(CPU)':>8} {'load wall':>10} {'(CPU)':>8} "
-          f"{'load/generator':>15}")
+    print(
+        f"{'':11} {'items':>11} {'synced':>11} {'generator':>10} {'(CPU)':>8} {'load wall':>10} {'(CPU)':>8} "
+        f"{'load/generator':>15}"
+    )
     for name, r in (("small", small), ("large", large)):
-        print(f"{name:11} {r['items']:>11,} {r['synced']:>11,} {r['generate']:>9.1f}s {r['generate_cpu']:>7.1f}s "
-              f"{r['wall']:>9.1f}s {r['cpu']:>7.1f}s {r['wall'] / r['generate']:>14.2f}x")
+        print(
+            f"{name:11} {r['items']:>11,} {r['synced']:>11,} {r['generate']:>9.1f}s {r['generate_cpu']:>7.1f}s "
+            f"{r['wall']:>9.1f}s {r['cpu']:>7.1f}s {r['wall'] / r['generate']:>14.2f}x"
+        )
     ratio = {k: large[k] / small[k] for k in small}
-    print(f"{'large/small':11} {ratio['items']:>10.2f}x {ratio['synced']:>10.2f}x {ratio['generate']:>9.2f}x "
-          f"{ratio['generate_cpu']:>7.2f}x {ratio['wall']:>9.2f}x {ratio['cpu']:>7.2f}x")
-    print(f"linear: load time x{ratio['wall']:.2f} wall (x{ratio['cpu']:.2f} CPU) for x{ratio['items']:.2f} items; "
-          f"large load {large['wall']:.0f} s ({large['wall'] / 60:.1f} min)")
+    print(
+        f"{'large/small':11} {ratio['items']:>10.2f}x {ratio['synced']:>10.2f}x {ratio['generate']:>9.2f}x "
+        f"{ratio['generate_cpu']:>7.2f}x {ratio['wall']:>9.2f}x {ratio['cpu']:>7.2f}x"
+    )
+    print(
+        f"linear: load time x{ratio['wall']:.2f} wall (x{ratio['cpu']:.2f} CPU) for x{ratio['items']:.2f} items; "
+        f"large load {large['wall']:.0f} s ({large['wall'] / 60:.1f} min)"
+    )
     return 0
 
 
