@@ -22,13 +22,13 @@ PERIOD = Period("2025-09")
 pytestmark = pytest.mark.slow
 
 
-def generate_small_province(root):
+def generate_small_province(root, seed: int = 7, dossiers_per_year: int = 24_000):
     """A small generated province in `root`, August and September 2025: (replica, national store)."""
     from tthc.sim.generator import generate
 
     source, national = root / "tthc_source.db", root / "national.db"
     generate(f"sqlite:///{source}", f"sqlite:///{national}", PERIOD.previous().first_day, PERIOD.next().first_day,
-             seed=7, dossiers_per_year=24_000)
+             seed=seed, dossiers_per_year=dossiers_per_year)
     return source, national
 
 

@@ -21,14 +21,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from national_server import clear_faults, running_national_mock, set_faults
+from test_e2e_dag_runs import PERIOD, generate_small_province
 
 from tthc.orchestration.embedded import DEMO_TOKEN
-from tthc.periods import Period
 from tthc.sim.national_mock import Faults
 from tthc.warehouse import schema as wh
 
 REPO = __import__("conftest").REPO
-PERIOD = Period("2025-09")
 FAIL_WITHIN = 30.0  # seconds, the bound for a wrong setting
 STOP_WITHIN = 10.0  # seconds from SIGTERM to the command's exit
 pytestmark = pytest.mark.slow
@@ -36,13 +35,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    from tthc.sim.generator import generate
-
-    root = tmp_path_factory.mktemp("province")
-    source, national = root / "tthc_source.db", root / "national.db"
-    generate(f"sqlite:///{source}", f"sqlite:///{national}", PERIOD.previous().first_day, PERIOD.next().first_day,
-             seed=16, dossiers_per_year=6_000)
-    return source, national
+    return generate_small_province(tmp_path_factory.mktemp("province"), seed=16, dossiers_per_year=6_000)
 
 
 @pytest.fixture(scope="module")

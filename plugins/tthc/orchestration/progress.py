@@ -40,7 +40,7 @@ def summary(task_id: str, result: object) -> str:
     if task_id == "compute_indicators" and isinstance(result, dict):
         return f"{result.get('units')} units, {_count(result.get('violations'))} violations"
     if task_id == "plan_scorecards" and isinstance(result, list):
-        return f"{sum(len(b) for b in result)} scorecards in {len(result)} batch(es)"
+        return f"{scorecards_planned(task_id, result)} scorecards in {len(result)} batch(es)"
     if task_id == "render_scorecards" and isinstance(result, int):
         return f"{result} scorecard(s)"
     if task_id == "finish_month_folder" and isinstance(result, dict):
