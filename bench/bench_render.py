@@ -84,9 +84,12 @@ def _laid_out(document_html: str, fetcher=None) -> tuple[float, int]:
     from weasyprint import HTML
 
     from tthc.paths import TEMPLATE_DIR
+    from tthc.reports.render import font_config
 
     started = time.process_time()
-    document = HTML(string=document_html, base_url=str(TEMPLATE_DIR) + "/", url_fetcher=fetcher).render()
+    # the process's FontConfiguration, as render_scorecard uses: both layouts find their fonts loaded
+    document = HTML(string=document_html, base_url=str(TEMPLATE_DIR) + "/", url_fetcher=fetcher).render(
+        font_config=font_config())
     document.write_pdf()
     return time.process_time() - started, len(document.pages)
 

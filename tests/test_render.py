@@ -471,3 +471,23 @@ def test_data_is_escaped_not_interpreted(scorecard_ctx):
     ctx = replace(scorecard_ctx, unit=replace(scorecard_ctx.unit, name='Sở A & B <img src="http://x">'))
     html = render_html("scorecard.html.j2", scorecard_view(ctx))
     assert "Sở A &amp; B &lt;img" in html and "<img" not in html
+
+
+def test_an_id_stays_on_one_line_with_or_without_a_box_of_its_own(tmp_path):
+    from tthc.reports.templating import whole
+
+    plain = ["000.00.17.H57-250301-0012", "PAKN-2025-7709", "TT-123456", "1.001234", "H57.21-9"]
+    boxed = ["12/QĐ-UBND/1.001234", "45/1.002345", "QĐ-UBND", "A-B", "x<y"]
+    assert [str(whole(i)) for i in plain] == plain  # no break opportunity inside: plain text
+    assert [str(whole(i)) for i in boxed[:4]] == [f'<span class="id">{i}</span>' for i in boxed[:4]]
+    assert str(whole("x<y")) == '<span class="id">x&lt;y</span>'  # still escaped
+    # a column wider than the longest id, narrower than two: each id whole on one line of the PDF
+    ids = plain + boxed[:4]
+    cells = "".join(f"<tr><td>{'; '.join(str(whole(i)) for i in ids)}</td></tr>" for _ in range(2))
+    html = ('<html><head><link rel="stylesheet" href="report.css"></head><body>'
+            f'<table class="data" style="width:5cm">{cells}</table></body></html>')
+    HTML(string=html, base_url=str(TEMPLATE_DIR) + os.sep).write_pdf(tmp_path / "ids.pdf")
+    with pdfplumber.open(tmp_path / "ids.pdf") as pdf:
+        lines = [fmt.nfc(line) for page in pdf.pages for line in page.extract_text().splitlines()]
+    assert all(any(i in line for line in lines) for i in ids), lines
+    assert len(lines) >= len(ids)  # the column did wrap between ids
