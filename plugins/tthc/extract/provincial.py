@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from tthc.extract.timeparse import parse_date, parse_time
 from tthc.quality import pending
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import dialect_insert, insert_rows, refresh_statistics
+from tthc.warehouse.db import dialect_insert, insert_tuples, refresh_statistics
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +50,24 @@ class LoadResult:
     rows: int
 
 
-def _coerce(column: sa.Column, value):
-    """Replica values as the staged types: SQLite hands back text and 0/1."""
-    if value is None:
-        return None
+def _to_time(value):
+    return value if isinstance(value, dt.datetime) else parse_time(value)
+
+
+def _to_bool(value):
+    return bool(value) if value in (0, 1, True, False) else None
+
+
+def _coercion(column: sa.Column) -> Callable | None:
+    """How a replica value becomes the staged type (SQLite hands back text and 0/1); None: as is."""
     kind = type(column.type)
     if kind is sa.DateTime:
-        return parse_time(value) if not isinstance(value, dt.datetime) else value
+        return _to_time
     if kind is sa.Date:
-        return parse_date(value)
+        return parse_date
     if kind is sa.Boolean:
-        return bool(value) if value in (0, 1, True, False) else None
-    return value
+        return _to_bool
+    return None
 
 
 def _read_watermark(conn: Connection, stream: str) -> dt.datetime | None:
@@ -97,15 +104,20 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
             query = query.where(sa.or_(src.c[wm_col] >= lower, src.c[wm_col].is_(None)))
         conn.execute(sa.delete(raw))
         rows = 0
+        coercions = [(i, f) for i, f in enumerate(map(_coercion, staged.columns)) if f is not None]
+
+        def landed(row) -> tuple:
+            values = [load_id, *row]
+            for i, coerce in coercions:
+                if values[i + 1] is not None:
+                    values[i + 1] = coerce(values[i + 1])
+            return tuple(values)
+
         try:
             with source.connect() as sconn:
                 result = sconn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
                 for chunk in result.partitions(CHUNK_ROWS):
-                    batch = [
-                        {"load_id": load_id, **{c.name: _coerce(c, v) for c, v in zip(staged.columns, r, strict=True)}}
-                        for r in chunk
-                    ]
-                    rows += insert_rows(conn, raw, batch)
+                    rows += insert_tuples(conn, raw, ["load_id", *columns], map(landed, chunk))
         except sa.exc.SQLAlchemyError as exc:
             raise SourceUnavailable(f"tthc_source: cannot read table '{table}': {exc.__class__.__name__}: "
                                     f"{str(exc).splitlines()[0]}") from exc

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -85,6 +86,49 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict], batch: 
             count, chunk = count + len(chunk), []
     if chunk:
         conn.execute(sa.insert(table), chunk)
+        count += len(chunk)
+    return count
+
+
+def _sqlite_bind(column: sa.Column, dialect) -> Callable | None:
+    """SQLAlchemy's own conversion of a value to what SQLite stores, except for a datetime, which
+    takes the C `isoformat` of exactly SQLAlchemy's storage format (YYYY-MM-DD HH:MM:SS.ffffff):
+    its Python formatter was a fifth of a replica load's CPU."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None or not isinstance(column.type, sa.DateTime):
+        return process
+    return lambda v: v.isoformat(" ", "microseconds") if type(v) is dt.datetime else process(v)
+
+
+def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence],
+                  batch: int = 5000) -> int:
+    """Insert rows given as tuples in `columns`' order. On SQLite they go to the DB-API's
+    executemany with each value converted once, as SQLAlchemy would: its per-row parameter
+    handling cost three times SQLite's own work on a province-year's 6.8 million events.
+    PostgreSQL's driver needs SQLAlchemy's batching (psycopg2's executemany is one statement a row)."""
+    if conn.dialect.name != "sqlite":
+        return insert_rows(conn, table, (dict(zip(columns, row, strict=True)) for row in rows), batch)
+    binds = [_sqlite_bind(table.c[c], conn.dialect) for c in columns]
+    converters = [(i, f) for i, f in enumerate(binds) if f is not None]
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+
+    def converted(row: Sequence) -> tuple:
+        values = list(row)
+        for i, f in converters:
+            if values[i] is not None:
+                values[i] = f(values[i])
+        return tuple(values)
+
+    count, chunk = 0, []
+    for row in rows:
+        chunk.append(converted(row))
+        if len(chunk) >= batch:
+            conn.exec_driver_sql(sql, chunk)
+            count, chunk = count + len(chunk), []
+    if chunk:
+        conn.exec_driver_sql(sql, chunk)
         count += len(chunk)
     return count
 
