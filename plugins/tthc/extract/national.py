@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from tthc.extract.timeparse import parse_bool, parse_date, parse_int, parse_text, parse_time
 from tthc.quality import pending
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import dialect_insert, refresh_statistics
+from tthc.warehouse.db import dialect_insert, insert_tuples, refresh_statistics
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
@@ -386,18 +386,16 @@ def _stage(warehouse: Engine, feed: Feed, rows: list[dict], stream: str, run_key
     rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     now = dt.datetime.now()
     with warehouse.begin() as conn:
-        for i in range(0, len(rows), 5000):
-            chunk = [{c: r[c] for c in columns} for r in rows[i : i + 5000]]
-            stmt = dialect_insert(conn, table)
-            newer = sa.or_(
-                table.c.updated_at.is_(None),
-                sa.and_(stmt.excluded.updated_at.is_not(None), stmt.excluded.updated_at > table.c.updated_at),
-                sa.and_(stmt.excluded.updated_at == table.c.updated_at, stmt.excluded.feed_seq > table.c.feed_seq),
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c.name: stmt.excluded[c.name] for c in table.columns
-                                           if c.name not in keys}, where=newer)
-            conn.execute(stmt, chunk)
+        stmt = dialect_insert(conn, table)
+        newer = sa.or_(
+            table.c.updated_at.is_(None),
+            sa.and_(stmt.excluded.updated_at.is_not(None), stmt.excluded.updated_at > table.c.updated_at),
+            sa.and_(stmt.excluded.updated_at == table.c.updated_at, stmt.excluded.feed_seq > table.c.feed_seq),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c.name: stmt.excluded[c.name] for c in table.columns
+                                       if c.name not in keys}, where=newer)
+        insert_tuples(conn, table, columns, ([r[c] for c in columns] for r in rows), statement=stmt)
         if feed.name == "ministry_decisions":
             _stage_decision_procedures(conn, rows)
         if since is None:

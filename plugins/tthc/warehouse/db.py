@@ -78,13 +78,8 @@ def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict], batch: 
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict], batch: int = 5000) -> int:
-    count, chunk = 0, []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= batch:
-            conn.execute(sa.insert(table), chunk)
-            count, chunk = count + len(chunk), []
-    if chunk:
+    count = 0
+    for chunk in _chunks(rows, batch):
         conn.execute(sa.insert(table), chunk)
         count += len(chunk)
     return count
@@ -101,18 +96,25 @@ def _sqlite_bind(column: sa.Column, dialect) -> Callable | None:
 
 
 def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence],
-                  batch: int = 5000) -> int:
-    """Insert rows given as tuples in `columns`' order. On SQLite they go to the DB-API's
-    executemany with each value converted once, as SQLAlchemy would: its per-row parameter
-    handling cost three times SQLite's own work on a province-year's 6.8 million events.
-    PostgreSQL's driver needs SQLAlchemy's batching (psycopg2's executemany is one statement a row)."""
+                  batch: int = 5000, statement: sa.Insert | None = None) -> int:
+    """Insert rows given as tuples in `columns`' order, by `statement` (an upsert, say; default a
+    plain INSERT into `table`). On SQLite they go to the DB-API's executemany with each value
+    converted once, as SQLAlchemy would: its per-row parameter handling cost three times SQLite's
+    own work on a province-year's 6.8 million events. PostgreSQL's driver needs SQLAlchemy's
+    batching (psycopg2's executemany is one statement a row)."""
+    statement = sa.insert(table) if statement is None else statement
     if conn.dialect.name != "sqlite":
-        return insert_rows(conn, table, (dict(zip(columns, row, strict=True)) for row in rows), batch)
+        count = 0
+        for chunk in _chunks((dict(zip(columns, row, strict=True)) for row in rows), batch):
+            conn.execute(statement, chunk)
+            count += len(chunk)
+        return count
+    compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
+    if list(compiled.positiontup) != list(columns):  # a statement with binds of its own
+        raise ValueError(f"insert_tuples: {table.name}: the statement's parameters are "
+                         f"{compiled.positiontup}, not the columns {list(columns)}")
     binds = [_sqlite_bind(table.c[c], conn.dialect) for c in columns]
     converters = [(i, f) for i, f in enumerate(binds) if f is not None]
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join('?' * len(columns))})")
 
     def converted(row: Sequence) -> tuple:
         values = list(row)
@@ -121,16 +123,22 @@ def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str], row
                 values[i] = f(values[i])
         return tuple(values)
 
-    count, chunk = 0, []
-    for row in rows:
-        chunk.append(converted(row))
-        if len(chunk) >= batch:
-            conn.exec_driver_sql(sql, chunk)
-            count, chunk = count + len(chunk), []
-    if chunk:
-        conn.exec_driver_sql(sql, chunk)
+    count = 0
+    for chunk in _chunks(map(converted, rows), batch):
+        conn.exec_driver_sql(str(compiled), chunk)
         count += len(chunk)
     return count
+
+
+def _chunks(items: Iterable, size: int) -> Iterable[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def refresh_statistics(conn: Connection, table: sa.Table, rows_loaded: int) -> None:
