@@ -233,8 +233,9 @@ def backtest_closed_months(engine: Engine, period: str, computed_at: dt.datetime
     months = closed_months(engine, period)[-settings.backtest_months:]
     rows = []
     if len(months) >= settings.min_backtest_months:
+        finals: dict[str, dict[str, Score]] = {}  # a month's final scores, whatever the cut-off day
         for day in settings.cut_off_days:
-            result = backtest(engine, months, cut_off_day=day)
+            result = backtest(engine, months, cut_off_day=day, finals=finals)
             rows += [{"period": period, "cut_off_day": day, "method": m, "mae": result.mae.get(m),
                       "unit_months": result.units, "months": ",".join(months), "computed_at": computed_at}
                      for m in METHODS]
@@ -346,15 +347,17 @@ class BacktestResult:
     mae_by_period: dict[str, dict[str, float]]
 
 
-def backtest(engine: Engine, periods: list[str], cut_off_day: int = 15) -> BacktestResult:
+def backtest(engine: Engine, periods: list[str], cut_off_day: int = 15,
+             finals: dict[str, dict[str, Score]] | None = None) -> BacktestResult:
     """Replay the forecast at 00:00 on `cut_off_day` of each period; compare with the month's final score.
 
     Units of H57 are left out (it is not a unit's forecast). Final scores are computed with
     the same read-only scoring over the whole month, so the comparison never depends on
-    which months the monthly DAG happened to run.
+    which months the monthly DAG happened to run; `finals` keeps them for the caller's next
+    cut-off day (they do not depend on it).
     """
     cal = load_calendar()
-    finals: dict[str, dict[str, Score]] = {}
+    finals = {} if finals is None else finals
 
     def final(p: Period) -> dict[str, Score]:
         if p.code not in finals:
