@@ -1,6 +1,7 @@
 """Benchmark: whole DAG runs through Airflow (dag.test) on the embedded layout (issue 7).
 
     .venv/bin/python bench/bench_runs.py province [--dossiers-per-year 1200000] [--workdir DIR] [--reuse]
+    .venv/bin/python bench/bench_runs.py initial-load [--workdir DIR]     # (1) and (0) alone
     .venv/bin/python bench/bench_runs.py nightly [--workdir DIR]          # (2) alone, after `province`
     .venv/bin/python bench/bench_runs.py month [--period 2025-12] [--workdir DIR]   # (3) alone, after it
     .venv/bin/python bench/bench_runs.py national [--provinces 34] [--parallel 2]
@@ -157,14 +158,7 @@ def cmd_province(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox)
             conn.execute(sa.delete(delivery_ledger))
         server = serve_national(home, smtp_port)
     else:
-        shutil.rmtree(home.root, ignore_errors=True)
-        Yardstick.seconds = generate_province(home, dt.date(2024, 12, 1), dt.date(2025, 12, 31),
-                                              args.dossiers_per_year)
-        server = serve_national(home, smtp_port)
-        migrate()
-        seconds, tasks = dag_run(NIGHTLY, dt.datetime(2026, 1, 1))
-        print("(0) initial load of a new installation (one nightly run), target <= 5 min:")
-        print_run("night 2025-12-31", seconds, tasks)
+        server = initial_load(args, home, smtp_port)
     months, started = [], time.perf_counter()
     print("(4) backfill 2025-01..2025-12, send: true — each month is (3) one monthly run end to end:")
     for month in range(1, 13):
@@ -182,6 +176,22 @@ def cmd_province(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox)
     server.__exit__(None, None, None)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
           f"warehouse {home.warehouse_db.stat().st_size / 2**20:.0f} MiB")
+
+
+def initial_load(args: argparse.Namespace, home: embedded.EmbeddedHome, smtp_port: int):
+    """(1) then (0); returns the running national mock."""
+    shutil.rmtree(home.root, ignore_errors=True)
+    Yardstick.seconds = generate_province(home, dt.date(2024, 12, 1), dt.date(2025, 12, 31), args.dossiers_per_year)
+    server = serve_national(home, smtp_port)
+    migrate()
+    seconds, tasks = dag_run(NIGHTLY, dt.datetime(2026, 1, 1))
+    print("(0) initial load of a new installation (one nightly run), target <= 5 min:")
+    print_run("night 2025-12-31", seconds, tasks)
+    return server
+
+
+def cmd_initial_load(args: argparse.Namespace, smtp_port: int, inbox: CountingInbox) -> None:
+    initial_load(args, use_home(args.workdir), smtp_port).__exit__(None, None, None)
 
 
 def one_night() -> None:
@@ -270,13 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     province = sub.add_parser("province")
+    initial = sub.add_parser("initial-load", help="(1) and (0) alone, into the workdir")
+    initial.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
     national = sub.add_parser("national")
     nightly = sub.add_parser("nightly", help="(2) alone, on the workdir's loaded installation")
     nightly.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
     month = sub.add_parser("month", help="(3) alone, on the workdir's loaded installation")
     month.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
     month.add_argument("--period", default="2025-12")
-    for p in (province, national, nightly, month):
+    for p in (province, initial, national, nightly, month):
         # nightly and month: the yardstick's scale (their installation is the workdir's)
         p.add_argument("--dossiers-per-year", type=int, default=1_200_000)
     province.add_argument("--workdir", type=Path, default=Path("/tmp/bench_runs/province"))
@@ -304,9 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         scale = getattr(args, "dossiers_per_year", None)
         per_year = f"; {scale:,} dossiers per province-year" if scale else ""
         print(f"machine: {os.cpu_count()} cores{per_year}", flush=True)
-        commands = {"province": cmd_province, "national": cmd_national, "nightly": cmd_nightly,
-                    "month": cmd_month}
-        if args.command != "province" or args.reuse:
+        commands = {"province": cmd_province, "initial-load": cmd_initial_load, "national": cmd_national,
+                    "nightly": cmd_nightly, "month": cmd_month}
+        if args.command in ("national", "nightly", "month") or getattr(args, "reuse", False):
             Yardstick.measure(getattr(args, "dossiers_per_year", 1_200_000))
         commands[args.command](args, port, inbox)
     finally:
