@@ -169,6 +169,39 @@ def test_the_monthly_run_measures_each_method_on_the_provinces_own_months_and_th
     assert stored == len(settings.cut_off_days) * len(fc.METHODS)
 
 
+def test_each_month_is_replayed_once_and_its_errors_are_kept_for_the_next_runs(wh, monkeypatch):
+    plant_changing_months(wh, list(range(1, 10)))
+    for month in range(1, 9):
+        wh.compute(f"2025-{month:02d}")
+    settings = config.forecast()
+    fc.backtest_closed_months(wh.engine, "2025-07", at(2025, 8, 1), settings)
+    kept = fc.kept_month_errors(wh.engine, ["2025-02", "2025-07"])
+    assert set(kept) == {(m, d) for m in ("2025-02", "2025-07") for d in settings.cut_off_days}
+    windows = []
+    real_window = fc.score_window
+    monkeypatch.setattr(fc, "score_window", lambda engine, p, cut_off: windows.append((p.code, cut_off))
+                        or real_window(engine, p, cut_off))
+    august = fc.backtest_closed_months(wh.engine, "2025-08", at(2025, 9, 1), settings)
+    # only August is replayed: its cut-off days, its final and July's (its "previous")
+    assert {p for p, _ in windows} == {"2025-07", "2025-08"} and len(windows) == len(settings.cut_off_days) + 2
+    # and the result is what replaying every month afresh gives
+    with wh.engine.begin() as conn:
+        conn.execute(sa.delete(schema.forecast_backtest_months))
+    windows.clear()
+    assert fc.backtest_closed_months(wh.engine, "2025-08", at(2025, 9, 1), settings)["mae"] == \
+        pytest.approx(august["mae"])
+    assert len(windows) == 6 * len(settings.cut_off_days) + 7
+    # the month's own run always replays it: a kept row of the run's own month is not trusted
+    with wh.engine.begin() as conn:
+        conn.execute(sa.update(schema.forecast_backtest_months).values(error_sum=1e6))
+    again = fc.backtest_closed_months(wh.engine, "2025-08", at(2025, 9, 2), settings)
+    assert again["mae"] != pytest.approx(august["mae"])  # the older months' kept errors were used...
+    with wh.engine.connect() as conn:
+        august_rows = conn.execute(sa.select(schema.forecast_backtest_months.c.error_sum).where(
+            schema.forecast_backtest_months.c.month == "2025-08")).scalars().all()
+    assert august_rows and 1e6 not in august_rows  # ...but August's were replayed and replaced
+
+
 def test_with_two_closed_months_the_error_cannot_be_stated_yet(wh, smtp_server):
     plant_changing_months(wh, [1, 2, 3])
     for month in (1, 2):

@@ -26,7 +26,7 @@ closed months it says the error cannot be stated yet and uses the configured def
 from __future__ import annotations
 
 import datetime as dt
-import statistics
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -228,18 +228,31 @@ def closed_months(engine: Engine, period: str) -> list[str]:
 def backtest_closed_months(engine: Engine, period: str, computed_at: dt.datetime,
                            settings: config.Forecast | None = None) -> dict:
     """The monthly run's back-test: every method, on the last N closed months up to `period`, at each
-    configured day; stored in forecast_backtests (a rerun replaces the period's rows)."""
+    configured day; stored in forecast_backtests (a rerun replaces the period's rows).
+
+    Each month is replayed once: its errors are kept in forecast_backtest_months and the later
+    runs reuse them, so the back-test measures every month as it stood when it was first replayed
+    (normally by its own monthly run, which always replays it afresh). To replay them all again,
+    delete that table's rows."""
     settings = settings or config.forecast()
     months = closed_months(engine, period)[-settings.backtest_months:]
     rows = []
+    wh.create_all(engine)
     if len(months) >= settings.min_backtest_months:
+        kept = kept_month_errors(engine, [m for m in months if m != period])
         finals: dict[str, dict[str, Score]] = {}  # a month's final scores, whatever the cut-off day
+        replayed = []
         for day in settings.cut_off_days:
-            result = backtest(engine, months, cut_off_day=day, finals=finals)
+            result = backtest(engine, months, cut_off_day=day, finals=finals,
+                              known={m: errs for (m, d), errs in kept.items() if d == day})
             rows += [{"period": period, "cut_off_day": day, "method": m, "mae": result.mae.get(m),
                       "unit_months": result.units, "months": ",".join(months), "computed_at": computed_at}
                      for m in METHODS]
-    wh.create_all(engine)
+            replayed += [{"month": month, "cut_off_day": day, "method": m, "error_sum": e.total,
+                          "unit_months": e.count, "computed_at": computed_at}
+                         for month, errs in result.errors.items() if (month, day) not in kept
+                         for m, e in errs.items()]
+        store_month_errors(engine, replayed)
     t = wh.forecast_backtests
     with engine.begin() as conn:
         conn.execute(sa.delete(t).where(t.c.period == period))
@@ -247,6 +260,26 @@ def backtest_closed_months(engine: Engine, period: str, computed_at: dt.datetime
             conn.execute(sa.insert(t), rows)
     return {"months": months, "stored": bool(rows),
             "mae": {f"{r['method']}@{r['cut_off_day']}": r["mae"] for r in rows}}
+
+
+def kept_month_errors(engine: Engine, months: list[str]) -> dict[tuple[str, int], dict[str, MonthError]]:
+    """The stored errors of `months`, by (month, cut-off day); a day missing a method is not kept."""
+    t = wh.forecast_backtest_months.c
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(wh.forecast_backtest_months).where(t.month.in_(months))).mappings().all()
+    kept: dict[tuple[str, int], dict[str, MonthError]] = {}
+    for r in found:
+        kept.setdefault((r["month"], r["cut_off_day"]), {})[r["method"]] = MonthError(r["error_sum"], r["unit_months"])
+    return {key: errs for key, errs in kept.items() if set(errs) == set(METHODS)}
+
+
+def store_month_errors(engine: Engine, rows: list[dict]) -> None:
+    t = wh.forecast_backtest_months
+    with engine.begin() as conn:
+        for month, day in {(r["month"], r["cut_off_day"]) for r in rows}:
+            conn.execute(sa.delete(t).where(t.c.month == month, t.c.cut_off_day == day))
+        if rows:
+            conn.execute(sa.insert(t), rows)
 
 
 def stored_accuracy(engine: Engine, cut_off: dt.datetime) -> Accuracy | None:
@@ -345,16 +378,31 @@ class BacktestResult:
     units: int  # (unit, month) pairs compared: scored both in the projection and at month end
     mae: dict[str, float]
     mae_by_period: dict[str, dict[str, float]]
+    errors: dict[str, dict[str, MonthError]]  # period -> method -> its errors
+
+
+@dataclass(frozen=True)
+class MonthError:
+    """One method's absolute errors on one month at one cut-off day: their sum and how many."""
+
+    total: float
+    count: int
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
 
 
 def backtest(engine: Engine, periods: list[str], cut_off_day: int = 15,
-             finals: dict[str, dict[str, Score]] | None = None) -> BacktestResult:
+             finals: dict[str, dict[str, Score]] | None = None,
+             known: dict[str, dict[str, MonthError]] | None = None) -> BacktestResult:
     """Replay the forecast at 00:00 on `cut_off_day` of each period; compare with the month's final score.
 
     Units of H57 are left out (it is not a unit's forecast). Final scores are computed with
     the same read-only scoring over the whole month, so the comparison never depends on
     which months the monthly DAG happened to run; `finals` keeps them for the caller's next
-    cut-off day (they do not depend on it).
+    cut-off day (they do not depend on it). `known`: periods whose errors the caller already
+    has (kept from an earlier run), not replayed.
     """
     cal = load_calendar()
     finals = {} if finals is None else finals
@@ -364,22 +412,25 @@ def backtest(engine: Engine, periods: list[str], cut_off_day: int = 15,
             finals[p.code] = score_window(engine, p, p.end)
         return finals[p.code]
 
-    errors: dict[str, dict[str, list[float]]] = {m: {} for m in METHODS}
-    for code in periods:
-        p = Period(code)
+    def replayed(p: Period) -> dict[str, MonthError]:
         cut_off = dt.datetime.combine(p.first_day.replace(day=cut_off_day), dt.time())
         mtd, previous, actual = score_window(engine, p, cut_off), final(p.previous()), final(p)
         share = elapsed_share(cal, p, cut_off)
+        errors = {}
         for method in METHODS:
-            errs = errors[method].setdefault(code, [])
-            for row in project(mtd, previous, share, method):
-                truth = actual.get(row.unit_code)
-                if row.unit_code == PROVINCE_CODE or row.projected is None or truth is None or truth.total is None:
-                    continue
-                errs.append(abs(row.projected - truth.total))
-    by_period = {m: {p: statistics.fmean(e) for p, e in per.items() if e} for m, per in errors.items()}
-    overall = {m: statistics.fmean([x for e in per.values() for x in e]) for m, per in errors.items()
-               if any(per.values())}
-    units = sum(len(e) for e in errors[DEFAULT_METHOD].values())
+            errs = [abs(row.projected - actual[row.unit_code].total) for row in project(mtd, previous, share, method)
+                    if row.unit_code != PROVINCE_CODE and row.projected is not None
+                    and actual.get(row.unit_code) is not None and actual[row.unit_code].total is not None]
+            errors[method] = MonthError(math.fsum(errs), len(errs))
+        return errors
+
+    known = known or {}
+    errors = {code: known[code] if code in known else replayed(Period(code)) for code in periods}
+    overall = {}
+    for m in METHODS:
+        count = sum(errors[p][m].count for p in periods)
+        if count:
+            overall[m] = math.fsum(errors[p][m].total for p in periods) / count
+    units = sum(errors[p][DEFAULT_METHOD].count for p in periods)
     return BacktestResult(cut_off_day, tuple(periods), units, overall,
-                          {p: {m: by_period[m].get(p) for m in METHODS} for p in periods})
+                          {p: {m: errors[p][m].mean for m in METHODS} for p in periods}, errors)

@@ -382,6 +382,19 @@ forecast_backtests = Table(
     ts("computed_at", nullable=False),
     PrimaryKeyConstraint("period", "cut_off_day", "method"),
 )
+# One month's errors, per cut-off day and method, kept from the run that computed them: the next
+# runs' back-tests reuse them instead of replaying the month again (the replay was 70 % of a
+# monthly run); a month's own monthly run always computes its errors afresh.
+forecast_backtest_months = Table(
+    "forecast_backtest_months", metadata,
+    Column("month", Text, nullable=False),
+    Column("cut_off_day", Integer, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("error_sum", Float, nullable=False),    # Σ |projected − final| over the month's units
+    Column("unit_months", Integer, nullable=False),
+    ts("computed_at", nullable=False),
+    PrimaryKeyConstraint("month", "cut_off_day", "method"),
+)
 
 
 # --- raw landing tables ------------------------------------------------------------------
