@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"province": cmd_province, "initial-load": cmd_initial_load, "national": cmd_national,
                     "nightly": cmd_nightly, "month": cmd_month}
         if args.command in ("national", "nightly", "month") or getattr(args, "reuse", False):
-            Yardstick.measure(getattr(args, "dossiers_per_year", 1_200_000))
+            Yardstick.measure(args.dossiers_per_year)
         commands[args.command](args, port, inbox)
     finally:
         controller.stop()

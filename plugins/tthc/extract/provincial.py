@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from tthc.extract.timeparse import parse_date, parse_time
 from tthc.quality import pending
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import dialect_insert, insert_tuples, refresh_statistics
+from tthc.warehouse.db import dialect_insert, insert_tuples, refresh_statistics, row_converter
 
 log = logging.getLogger(__name__)
 
@@ -104,20 +104,13 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
             query = query.where(sa.or_(src.c[wm_col] >= lower, src.c[wm_col].is_(None)))
         conn.execute(sa.delete(raw))
         rows = 0
-        coercions = [(i, f) for i, f in enumerate(map(_coercion, staged.columns)) if f is not None]
-
-        def landed(row) -> tuple:
-            values = [load_id, *row]
-            for i, coerce in coercions:
-                if values[i + 1] is not None:
-                    values[i + 1] = coerce(values[i + 1])
-            return tuple(values)
-
+        coerced = row_converter([_coercion(c) for c in staged.columns])
         try:
             with source.connect() as sconn:
                 result = sconn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
                 for chunk in result.partitions(CHUNK_ROWS):
-                    rows += insert_tuples(conn, raw, ["load_id", *columns], map(landed, chunk))
+                    rows += insert_tuples(conn, raw, ["load_id", *columns],
+                                          ((load_id, *coerced(r)) for r in chunk))
         except sa.exc.SQLAlchemyError as exc:
             raise SourceUnavailable(f"tthc_source: cannot read table '{table}': {exc.__class__.__name__}: "
                                     f"{str(exc).splitlines()[0]}") from exc

@@ -77,12 +77,29 @@ def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict], batch: 
     return len(rows)
 
 
-def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict], batch: int = 5000) -> int:
+def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict], batch: int = 5000,
+                statement: sa.Insert | None = None) -> int:
+    """Insert rows given as dicts, by `statement` (default a plain INSERT into `table`)."""
+    statement = sa.insert(table) if statement is None else statement
     count = 0
     for chunk in _chunks(rows, batch):
-        conn.execute(sa.insert(table), chunk)
+        conn.execute(statement, chunk)
         count += len(chunk)
     return count
+
+
+def row_converter(converters: Sequence[Callable | None]) -> Callable[[Sequence], tuple]:
+    """A row's values through each column's converter (None: as is); a NULL stays NULL."""
+    applied = [(i, f) for i, f in enumerate(converters) if f is not None]
+
+    def convert(row: Sequence) -> tuple:
+        values = list(row)
+        for i, f in applied:
+            if values[i] is not None:
+                values[i] = f(values[i])
+        return tuple(values)
+
+    return convert
 
 
 def _sqlite_bind(column: sa.Column, dialect) -> Callable | None:
@@ -102,27 +119,14 @@ def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str], row
     converted once, as SQLAlchemy would: its per-row parameter handling cost three times SQLite's
     own work on a province-year's 6.8 million events. PostgreSQL's driver needs SQLAlchemy's
     batching (psycopg2's executemany is one statement a row)."""
-    statement = sa.insert(table) if statement is None else statement
     if conn.dialect.name != "sqlite":
-        count = 0
-        for chunk in _chunks((dict(zip(columns, row, strict=True)) for row in rows), batch):
-            conn.execute(statement, chunk)
-            count += len(chunk)
-        return count
+        return insert_rows(conn, table, (dict(zip(columns, row, strict=True)) for row in rows), batch, statement)
+    statement = sa.insert(table) if statement is None else statement
     compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
     if list(compiled.positiontup) != list(columns):  # a statement with binds of its own
         raise ValueError(f"insert_tuples: {table.name}: the statement's parameters are "
                          f"{compiled.positiontup}, not the columns {list(columns)}")
-    binds = [_sqlite_bind(table.c[c], conn.dialect) for c in columns]
-    converters = [(i, f) for i, f in enumerate(binds) if f is not None]
-
-    def converted(row: Sequence) -> tuple:
-        values = list(row)
-        for i, f in converters:
-            if values[i] is not None:
-                values[i] = f(values[i])
-        return tuple(values)
-
+    converted = row_converter([_sqlite_bind(table.c[c], conn.dialect) for c in columns])
     count = 0
     for chunk in _chunks(map(converted, rows), batch):
         conn.exec_driver_sql(str(compiled), chunk)
