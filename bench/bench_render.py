@@ -79,28 +79,24 @@ def floor_html(document_html: str) -> str:
             f"p {{ margin: 0 0 4pt 0; }}</style></head><body>{body}</body></html>")
 
 
-def _laid_out(document_html: str, fetcher=None) -> tuple[float, int]:
-    """CPU seconds to lay out and write the PDF, and its page count."""
-    from weasyprint import HTML
-
-    from tthc.paths import TEMPLATE_DIR
-    from tthc.reports.render import font_config
+def _laid_out(document_html: str) -> tuple[float, int]:
+    """CPU seconds to lay out and write the PDF, and its page count; both layouts as render_scorecard
+    lays out: the process's FontConfiguration, our user-agent sheet, the template-only fetcher."""
+    from tthc.reports.render import OfficeDocument, font_config
 
     started = time.process_time()
-    # the process's FontConfiguration, as render_scorecard uses: both layouts find their fonts loaded
-    document = HTML(string=document_html, base_url=str(TEMPLATE_DIR) + "/", url_fetcher=fetcher).render(
-        font_config=font_config())
+    document = OfficeDocument(document_html).render(font_config=font_config())
     document.write_pdf()
     return time.process_time() - started, len(document.pages)
 
 
 def floor_report(contexts: list) -> None:
-    from tthc.reports.render import TemplateOnlyFetcher, render_html, scorecard_view
+    from tthc.reports.render import render_html, scorecard_view
 
     rows = []
     for ctx in contexts:
         document = render_html("scorecard.html.j2", scorecard_view(ctx))
-        card_cpu, card_pages = _laid_out(document, TemplateOnlyFetcher())
+        card_cpu, card_pages = _laid_out(document)
         floor_cpu, floor_pages = _laid_out(floor_html(document))
         rows.append((ctx.unit.code, card_cpu, card_pages, floor_cpu, floor_pages))
         print(f"{ctx.unit.code:<16} scorecard {card_cpu:5.2f} s CPU {card_pages:2d} pages | plain text "

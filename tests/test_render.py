@@ -32,8 +32,10 @@ from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
 from tthc.reports.model import TrendPoint
 from tthc.reports.render import (
+    OfficeDocument,
     TemplateOnlyFetcher,
     change_view,
+    ranking_view,
     render_html,
     render_page_png,
     render_ranking_pdf,
@@ -392,6 +394,36 @@ def test_golden_image_of_scorecard_page_1(card, scorecard_pdf, busy_pdf, no_data
         kept = GOLDEN_DIR / f"scorecard-{card}-page1.actual.png"
         kept.write_bytes(actual.read_bytes())
         pytest.fail(f"{card}: page 1 differs from the golden image ({changed:.4%} of pixels); see {kept}")
+
+
+def page_images(document, dpi: int = 60) -> list[bytes]:
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(document.write_pdf())
+    try:
+        return [page.render(scale=dpi / 72).to_pil().convert("L").tobytes() for page in pdf]
+    finally:
+        pdf.close()
+
+
+@pytest.mark.parametrize("card", ["department", "commune", "nodata", "ranking"])
+def test_our_user_agent_sheet_lays_out_every_page_as_weasyprints_own(card, scorecard_ctx, busy_ctx, ranking_ctx):
+    """include/templates/user_agent.css is WeasyPrint's HTML5 sheet cut to our elements: every page of
+    every kind of document, and the PDF's outline, must come out as with the whole sheet."""
+    from unittest import mock
+
+    html = render_html("ranking.html.j2", ranking_view(ranking_ctx)) if card == "ranking" else render_html(
+        "scorecard.html.j2", scorecard_view({"department": scorecard_ctx, "commune": busy_ctx,
+                                             "nodata": sample_scorecard(unit(NOT_SCORED_UNIT))}[card]))
+    theirs = HTML(string=html, base_url=str(TEMPLATE_DIR) + os.sep).render()
+    with mock.patch.object(OfficeDocument, "_ua_stylesheets", autospec=True,
+                           side_effect=OfficeDocument._ua_stylesheets) as hook:
+        ours = OfficeDocument(html).render()
+    assert hook.called, "WeasyPrint no longer asks HTML._ua_stylesheets: the cut-down sheet is not used"
+    assert len(ours.pages) == len(theirs.pages) > 1
+    assert ours.make_bookmark_tree() == theirs.make_bookmark_tree()
+    changed = [n + 1 for n, (a, b) in enumerate(zip(page_images(ours), page_images(theirs), strict=True)) if a != b]
+    assert not changed, f"{card}: pages {changed} differ from WeasyPrint's own user-agent sheet"
 
 
 # --- ranking PDF and XLSX ---------------------------------------------------------------
