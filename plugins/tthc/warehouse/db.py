@@ -112,23 +112,32 @@ def _sqlite_bind(column: sa.Column, dialect) -> Callable | None:
     return lambda v: v.isoformat(" ", "microseconds") if type(v) is dt.datetime else process(v)
 
 
+def sqlite_storage(table: sa.Table, columns: Sequence[str], dialect) -> Callable[[Sequence], tuple]:
+    """A row's values (tuples in `columns`' order) as SQLite stores them, converted as SQLAlchemy would."""
+    return row_converter([_sqlite_bind(table.c[c], dialect) for c in columns])
+
+
 def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence],
-                  batch: int = 5000, statement: sa.Insert | None = None) -> int:
+                  batch: int = 5000, statement: sa.Insert | None = None, stored: bool = False) -> int:
     """Insert rows given as tuples in `columns`' order, by `statement` (an upsert, say; default a
     plain INSERT into `table`). On SQLite they go to the DB-API's executemany with each value
-    converted once, as SQLAlchemy would: its per-row parameter handling cost three times SQLite's
-    own work on a province-year's 6.8 million events. PostgreSQL's driver needs SQLAlchemy's
-    batching (psycopg2's executemany is one statement a row)."""
+    converted once, as SQLAlchemy would (`stored`: the rows hold SQLite's storage form already):
+    its per-row parameter handling cost three times SQLite's own work on a province-year's
+    6.8 million events. PostgreSQL's driver needs SQLAlchemy's batching (psycopg2's executemany
+    is one statement a row)."""
     if conn.dialect.name != "sqlite":
+        if stored:
+            raise ValueError(f"insert_tuples: {table.name}: rows in SQLite's storage form go to SQLite only")
         return insert_rows(conn, table, (dict(zip(columns, row, strict=True)) for row in rows), batch, statement)
     statement = sa.insert(table) if statement is None else statement
     compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
     if list(compiled.positiontup) != list(columns):  # a statement with binds of its own
         raise ValueError(f"insert_tuples: {table.name}: the statement's parameters are "
                          f"{compiled.positiontup}, not the columns {list(columns)}")
-    converted = row_converter([_sqlite_bind(table.c[c], conn.dialect) for c in columns])
+    if not stored:
+        rows = map(sqlite_storage(table, columns, conn.dialect), rows)
     count = 0
-    for chunk in _chunks(map(converted, rows), batch):
+    for chunk in _chunks(rows, batch):
         conn.exec_driver_sql(str(compiled), chunk)
         count += len(chunk)
     return count
