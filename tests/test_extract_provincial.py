@@ -94,6 +94,24 @@ def test_first_load_stages_every_row_with_contract_types(replica, warehouse_url)
     assert isinstance(row["inputs_digitized"], bool) and isinstance(proc["has_fee"], bool)
 
 
+def test_a_first_load_leaves_every_index_of_the_staged_tables_as_it_was(replica, warehouse_url):
+    """A first load builds the staged tables' indexes after their rows (tthc.warehouse.db.indexes_built_after)."""
+    import tthc.indicators.tables  # noqa: F401 - the indicator engine's indexes on the staged tables too
+
+    warehouse = engine_for_url(warehouse_url)
+    wh.create_all(warehouse)
+
+    def indexes() -> dict[str, list]:
+        inspector = sa.inspect(warehouse)
+        return {t.name: sorted((i["name"], i["column_names"], i["unique"]) for i in inspector.get_indexes(t.name))
+                for t in wh.PROVINCIAL_STAGED.values()}
+
+    before = indexes()
+    run(f"sqlite:///{replica}", warehouse, NIGHT_1)
+    assert indexes() == before
+    assert len(before["stg_dossier_events"]) >= 2 and len(before["stg_dossiers"]) >= 4
+
+
 def test_postgresql_has_statistics_for_a_freshly_loaded_table(replica, pg_database):
     """Without them the planner estimates one row and nests loops over the month's dossiers."""
     warehouse = engine_for_url(pg_database)

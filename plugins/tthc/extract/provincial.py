@@ -9,6 +9,7 @@ warehouse transaction. Personal-data columns are never selected.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
@@ -20,7 +21,15 @@ from sqlalchemy.engine import Connection, Engine
 from tthc.extract.timeparse import parse_date, parse_time
 from tthc.quality import pending
 from tthc.warehouse import schema as wh
-from tthc.warehouse.db import dialect_insert, insert_tuples, refresh_statistics, row_converter, sqlite_storage
+from tthc.warehouse.db import (
+    dialect_insert,
+    indexes_built_after,
+    insert_tuples,
+    is_empty,
+    refresh_statistics,
+    row_converter,
+    sqlite_storage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +203,9 @@ def extract_table(source: Engine, warehouse: Engine, table: str, run_key: str,
             columns, sa.select(*[raw.c[c] for c in columns]).where(raw.c.load_id == load_id))
         upsert = upsert.on_conflict_do_update(
             index_elements=keys, set_={c: upsert.excluded[c] for c in columns if c not in keys})
-        conn.execute(upsert)
+        # A first load fills the table: its indexes are built once from the rows, not row by row.
+        with indexes_built_after(conn, staged) if is_empty(conn, staged) else contextlib.nullcontext():
+            conn.execute(upsert)
         if lower is None:
             pending.note_whole_table(conn, staged)
         else:

