@@ -7,9 +7,12 @@ import datetime as dt
 import hashlib
 import shutil
 import sqlite3
+import uuid
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tthc.extract.provincial import TABLE_ORDER, SourceUnavailable, extract_all
 from tthc.sim.generator import generate
@@ -89,6 +92,24 @@ def test_first_load_stages_every_row_with_contract_types(replica, warehouse_url)
     # SQLite hands the replica's values over as text and 0/1; staged they are the contract's types.
     assert isinstance(row["received_at"], dt.datetime) and isinstance(row["updated_at"], dt.datetime)
     assert isinstance(row["inputs_digitized"], bool) and isinstance(proc["has_fee"], bool)
+
+
+def test_a_first_load_leaves_every_index_of_the_staged_tables_as_it_was(replica, warehouse_url):
+    """A first load builds the staged tables' indexes after their rows (tthc.warehouse.db.indexes_built_after)."""
+    import tthc.indicators.tables  # noqa: F401 - the indicator engine's indexes on the staged tables too
+
+    warehouse = engine_for_url(warehouse_url)
+    wh.create_all(warehouse)
+
+    def indexes() -> dict[str, list]:
+        inspector = sa.inspect(warehouse)
+        return {t.name: sorted((i["name"], i["column_names"], i["unique"]) for i in inspector.get_indexes(t.name))
+                for t in wh.PROVINCIAL_STAGED.values()}
+
+    before = indexes()
+    run(f"sqlite:///{replica}", warehouse, NIGHT_1)
+    assert indexes() == before
+    assert len(before["stg_dossier_events"]) >= 2 and len(before["stg_dossiers"]) >= 4
 
 
 def test_postgresql_has_statistics_for_a_freshly_loaded_table(replica, pg_database):
@@ -266,3 +287,67 @@ def test_a_postgresql_source_is_opened_read_only(pg_database):
         with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
             conn.execute(sa.text("INSERT INTO units VALUES ('X')"))
     source.dispose()
+
+
+# --- a SQLite replica into a SQLite warehouse: the replica's SQL converts what it can ---------
+def replica_texts(kind: str) -> st.SearchStrategy:
+    """Values a replica's time or date column may hold: its own form (valid or not), other forms
+    Python reads (ISO with T, offsets, fractions, compact), numbers, stray text."""
+    fmt = "%Y-%m-%d %H:%M:%S" if kind == "time" else "%Y-%m-%d"
+    own = st.datetimes(min_value=dt.datetime(1, 1, 1)).map(lambda t: t.strftime(fmt).rjust(len(fmt) + 2, "0"))
+    shaped = st.tuples(st.integers(0, 10000), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+                       st.integers(0, 61)).map(lambda p: f"{p[0]:04d}-{p[1]:02d}-{p[2]:02d} {p[3]:02d}:00:{p[4]:02d}"
+                                               [: 19 if kind == "time" else 10])
+    others = st.sampled_from(["2025-03-04T09:15:00", "2025-03-04 09:15:00+00:00", "2025-03-04 09:15:00Z",
+                              "2025-03-04 09:15:00.250000", "2025-03-04 09:15:00.000000", " 2025-03-04 09:15:00",
+                              "2025-03-04 09:15", "20250304091500", "2025-03-04", "2025-02-29 10:00:00",
+                              "2024-02-29 10:00:00", "0000-01-01 00:00:00", "-0001-01-01 00:00:00", "0000-01-01",
+                              "-0001-01-01", "2025-03-04 09:15:00 ", "2025-04-31 10:00:00", "2025-01-01 24:00:00",
+                              "2025-02-30", ""])
+    return st.one_of(st.none(), own, shaped, others, st.integers(-2, 20250304091500), st.floats(allow_nan=False),
+                     st.text(max_size=12))
+
+
+REPLICA_FLAGS = st.one_of(st.none(), st.integers(-1, 2), st.sampled_from([0.0, 1.0, 0.5, "1", "true", ""]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(replica_texts("time"), replica_texts("time"), REPLICA_FLAGS, replica_texts("date")),
+                     min_size=1, max_size=12))
+def test_sqlite_to_sqlite_stores_every_replica_value_as_the_python_coercions_do(rows, tmp_path):
+    """What the replica's SQL vouches for (its own form of a valid time, date or flag) is stored as
+    the Python coercions and SQLAlchemy store it, byte for byte; every other value takes the
+    coercions themselves."""
+    from tthc.extract.provincial import _coercion, extract_table
+
+    folder = tmp_path / f"example-{uuid.uuid4().hex}"
+    folder.mkdir()
+    declared = {sa.DateTime: "TIMESTAMP", sa.Date: "DATE", sa.Boolean: "BOOLEAN"}
+    with sqlite3.connect(folder / "replica.db") as conn:  # the contract's column types, without its CHECKs
+        for table in ("dossiers", "units"):
+            conn.execute(f"CREATE TABLE {table} (" + ", ".join(
+                f"{c.name} {declared.get(type(c.type), c.type.compile())}"
+                for c in wh.PROVINCIAL_STAGED[table].columns) + ")")
+        conn.executemany("INSERT INTO dossiers (dossier_code, submitted_at, received_at, inputs_digitized, "
+                         "updated_at) VALUES (?, ?, ?, ?, '2025-03-01 08:00:00')",
+                         [(f"D{i}", *row[:3]) for i, row in enumerate(rows)])
+        conn.executemany("INSERT INTO units (unit_code, valid_from, updated_at) VALUES (?, ?, '2025-03-01 08:00:00')",
+                         [(f"U{i}", row[3]) for i, row in enumerate(rows)])
+    source = source_engine(f"sqlite:///{folder / 'replica.db'}")
+    warehouse = sa.create_engine(f"sqlite:///{folder / 'warehouse.db'}")
+    wh.create_all(warehouse)
+    twins = sa.MetaData()
+    for table in ("dossiers", "units"):
+        extract_table(source, warehouse, table, "run", NIGHT_1, OVERLAP)
+        staged = wh.PROVINCIAL_STAGED[table]
+        twin = sa.Table(f"twin_{table}", twins, *[sa.Column(c.name, c.type) for c in staged.columns])
+        twins.create_all(warehouse)
+        with source.connect() as sconn, warehouse.begin() as conn:
+            read = sconn.execute(sa.text(f"SELECT * FROM {table}")).mappings().all()
+            conn.execute(sa.insert(twin), [{k: v if (f := _coercion(staged.c[k])) is None or v is None else f(v)
+                                            for k, v in row.items()} for row in read])
+            columns = ", ".join(f"typeof({c}), {c}" for c in read[0])
+            stored = conn.exec_driver_sql(f"SELECT {columns} FROM {staged.name} ORDER BY 2").all()
+            assert stored == conn.exec_driver_sql(f"SELECT {columns} FROM {twin.name} ORDER BY 2").all()
+    source.dispose()
+    warehouse.dispose()
