@@ -95,11 +95,18 @@ def violation_rows(engine: Engine, period: str) -> dict[str, list[list]]:
         rows = conn.execute(
             sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id,
                       v.detail).where(v.period == period)
-        ).all()
+        ).tuples().all()
+    # a province-month has a few hundred thousand failed items and a few dozen (code, reason)
+    # pairs: each pair worded once, and the rows sorted as plain tuples (the key leads them)
+    texts: dict[tuple[str, str | None], str] = {}
+    keyed = sorted((order.get(code, len(order)), item_id, unit, code, item_type, reason)
+                   for unit, code, item_type, item_id, reason in rows)
     out: dict[str, list[list]] = {u: [] for u in units}
-    for x in sorted(rows, key=lambda x: (order.get(x.indicator_code, len(order)), x.item_id)):
-        out.setdefault(x.unit_code, []).append([x.indicator_code, x.item_type, x.item_id,
-                                                cat.reason_text(x.indicator_code, x.detail)])
+    for _, item_id, unit, code, item_type, reason in keyed:
+        text = texts.get((code, reason))
+        if text is None:
+            text = texts[(code, reason)] = cat.reason_text(code, reason)
+        out.setdefault(unit, []).append([code, item_type, item_id, text])
     return out
 
 
