@@ -40,6 +40,7 @@ from tthc.insights.score_change import (
     costly_items,
     gains,
     item_losses,
+    scaled_costs,
     score_changes,
     write_score_changes_csv,
 )
@@ -164,7 +165,8 @@ def failure_lists(conn, period: str, units: set[str] | None, losses: dict[str, l
     """(unit, code) -> its failed items for the annex: all counted, the `top_n` that cost the most
     points of the total listed (an item of a duty only costs what it costs through the index), then by id."""
     cat = load_catalogue()
-    cost = {(unit, i.item_type, i.item_id): i.points_lost for unit, items in losses.items() for i in items}
+    cost = {(unit, i.item_type, i.item_id): scaled for unit, items in losses.items()
+            for i, scaled in zip(items, scaled_costs(items), strict=True)}
     v = ind_violations.c
     wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
     rows: dict[tuple[str, str], list] = defaultdict(list)
