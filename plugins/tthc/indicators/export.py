@@ -36,15 +36,12 @@ def decimal6(x: float | Fraction | None) -> str:
     return "" if x is None else f"{round_half_up(x, DECIMALS):f}"
 
 
-def _cell(x) -> str:
-    return "" if x is None else str(x)
-
-
-def csv_text(header: list[str], rows: list[list]) -> str:
+def csv_text(header: list[str], rows: list) -> str:
+    """The rows as CSV; None is an empty cell, other values as str() gives them (the csv module's own rules)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
-    writer.writerows([[_cell(c) for c in row] for row in rows])
+    writer.writerows(rows)
     return buf.getvalue()
 
 
@@ -82,7 +79,7 @@ def score_rows(engine: Engine, period: str) -> list[list]:
     ]
 
 
-def violation_rows(engine: Engine, period: str) -> dict[str, list[list]]:
+def violation_rows(engine: Engine, period: str) -> dict[str, list[tuple]]:
     """Each active unit's failed items, by indicator order then item id (empty list when none);
     `detail` is the reason in Vietnamese, as the catalogue words the stored reason code."""
     cat = load_catalogue()
@@ -101,12 +98,12 @@ def violation_rows(engine: Engine, period: str) -> dict[str, list[list]]:
     texts: dict[tuple[str, str | None], str] = {}
     keyed = sorted((order.get(code, len(order)), item_id, unit, code, item_type, reason)
                    for unit, code, item_type, item_id, reason in rows)
-    out: dict[str, list[list]] = {u: [] for u in units}
+    out: dict[str, list[tuple]] = {u: [] for u in units}
     for _, item_id, unit, code, item_type, reason in keyed:
         text = texts.get((code, reason))
         if text is None:
             text = texts[(code, reason)] = cat.reason_text(code, reason)
-        out.setdefault(unit, []).append([code, item_type, item_id, text])
+        out.setdefault(unit, []).append((code, item_type, item_id, text))
     return out
 
 
