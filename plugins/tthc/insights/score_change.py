@@ -38,7 +38,7 @@ import math
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -274,8 +274,10 @@ def score_changes(engine: Engine, period: str, cat: Catalogue | None = None,
 
 
 def item_losses(engine: Engine, period: str, cat: Catalogue | None = None,
-                units: Collection[str] | None = None) -> dict[str, list[CostlyItem]]:
-    """Each unit's (or only `units`') failed items that cost points, with what each cost.
+                units: Collection[str] | None = None, violations: Iterable[tuple] | None = None
+                ) -> dict[str, list[CostlyItem]]:
+    """Each unit's (or only `units`') failed items that cost points, with what each cost;
+    `violations` when the caller read those units' rows already (unit, indicator, item type, item id, …).
 
     An item failing several index indicators (a late dossier also fails the receiving
     satisfaction) costs the sum: their points are separate terms of Σ points.
@@ -285,22 +287,24 @@ def item_losses(engine: Engine, period: str, cat: Catalogue | None = None,
     costs = {unit: item_costs(cat, res) for unit, res in period_results(engine, period).items()
              if units is None or unit in units}
     costly = {unit: {code for code, cost in per_code.items() if cost} for unit, per_code in costs.items()}
-    v = ind_violations.c
-    with engine.connect() as conn:
-        wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
-        # only the indicators that cost points somewhere: the duties' failures are most of the rows
-        rows = conn.execute(sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id)
-                            .where(v.period == period, v.indicator_code.in_(sorted(set().union(*costly.values()))),
-                                   *wanted)).tuples().all()
+    if violations is None:
+        v = ind_violations.c
+        with engine.connect() as conn:
+            wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
+            # only the indicators that cost points somewhere: the duties' failures are most of the rows
+            violations = conn.execute(
+                sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id)
+                .where(v.period == period, v.indicator_code.in_(sorted(set().union(*costly.values()))), *wanted)
+            ).tuples().all()
     lost: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for unit, code, item_type, item_id in rows:
+    for unit, code, item_type, item_id, *_ in violations:
         if code in costly.get(unit, ()):
             lost[(unit, item_type, item_id)].append(code)
     # tens of thousands of items, a few combinations of indicators a unit: each one's sum made once
     summed: dict[tuple[str, tuple[str, ...]], Fraction] = {}
     out: dict[str, list[CostlyItem]] = defaultdict(list)
     for (unit, item_type, item_id), failed in lost.items():
-        codes = tuple(sorted(failed, key=order.__getitem__))
+        codes = tuple(failed) if len(failed) == 1 else tuple(sorted(failed, key=order.__getitem__))
         lost_points = summed.get((unit, codes))
         if lost_points is None:
             lost_points = summed[(unit, codes)] = (costs[unit][codes[0]] if len(codes) == 1 else
