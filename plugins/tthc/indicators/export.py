@@ -92,7 +92,7 @@ def violation_rows(engine: Engine, period: str) -> dict[str, list[tuple]]:
         rows = conn.execute(
             sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id,
                       v.detail).where(v.period == period)
-        ).tuples().all()
+        ).all()
     # a province-month has a few hundred thousand failed items and a few dozen (code, reason)
     # pairs: each pair worded once, and the rows sorted as plain tuples (the key leads them)
     texts: dict[tuple[str, str | None], str] = {}

@@ -295,7 +295,7 @@ def item_losses(engine: Engine, period: str, cat: Catalogue | None = None,
             violations = conn.execute(
                 sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id)
                 .where(v.period == period, v.indicator_code.in_(sorted(set().union(*costly.values()))), *wanted)
-            ).tuples().all()
+            ).all()
     lost: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for unit, code, item_type, item_id, *_ in violations:
         if code in costly.get(unit, ()):

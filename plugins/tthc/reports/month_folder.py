@@ -165,7 +165,7 @@ def unit_violations(conn, period: str, units: set[str] | None) -> list[tuple[str
     v = ind_violations.c
     wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
     return conn.execute(sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id, v.detail)
-                        .where(v.period == period, *wanted)).tuples().all()
+                        .where(v.period == period, *wanted)).all()
 
 
 def failure_lists(violations: list[tuple], losses: dict[str, list[CostlyItem]], top_n: int
