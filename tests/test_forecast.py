@@ -45,12 +45,23 @@ def test_full_window_scores_equal_the_engines_stored_scores(wh):
     wh.compute("2025-03")
     stored = wh.scores("2025-03")
     window = fc.score_window(wh.engine, MARCH, MARCH.end)
+    assert fc.stored_scores(wh.engine, "2025-03") == window  # exactly: the back-test uses either
     assert set(window) == set(stored)
     for unit, row in stored.items():
         assert window[unit].total == pytest.approx(row["total"], abs=1e-9) if row["total"] is not None \
             else window[unit].total is None
         for g in range(1, 7):
             assert window[unit].groups[g - 1] == (None if row[f"g{g}"] is None else pytest.approx(row[f"g{g}"]))
+
+
+def test_windows_scored_on_one_materialisation_equal_each_scored_alone(wh):
+    """score_windows reads every window through the scope of their span, wider than each one's."""
+    populate_sample(wh)
+    windows = [(MARCH, fc.cut_off_on(MARCH, day)) for day in (8, 15, 22)] + [
+        (MARCH, MARCH.end), (MARCH.previous(), MARCH.previous().end), (MARCH.next(), fc.cut_off_on(MARCH.next(), 8))]
+    together = fc.score_windows(wh.engine, windows)
+    assert together == [fc.score_window(wh.engine, p, cut_off) for p, cut_off in windows]
+    assert len({tuple(sorted(s.items())) for s in together}) > 2  # the windows really differ
 
 
 def test_month_to_date_judges_items_as_they_stood_at_the_cut_off(wh):
@@ -178,19 +189,21 @@ def test_each_month_is_replayed_once_and_its_errors_are_kept_for_the_next_runs(w
     kept = fc.kept_month_errors(wh.engine, ["2025-02", "2025-07"])
     assert set(kept) == {(m, d) for m in ("2025-02", "2025-07") for d in settings.cut_off_days}
     windows = []
-    real_window = fc.score_window
-    monkeypatch.setattr(fc, "score_window", lambda engine, p, cut_off: windows.append((p.code, cut_off))
-                        or real_window(engine, p, cut_off))
+    real_windows = fc.score_windows
+    monkeypatch.setattr(fc, "score_windows", lambda engine, asked: windows.extend((p.code, c) for p, c in asked)
+                        or real_windows(engine, asked))
     august = fc.backtest_closed_months(wh.engine, "2025-08", at(2025, 9, 1), settings)
-    # only August is replayed: its cut-off days, its final and July's (its "previous")
-    assert {p for p, _ in windows} == {"2025-07", "2025-08"} and len(windows) == len(settings.cut_off_days) + 2
+    # only August is replayed: its cut-off days and July's final (its "previous"); August's final
+    # is the one its compute_indicators stored
+    assert sorted(windows) == sorted([("2025-08", fc.cut_off_on(Period("2025-08"), day))
+                                      for day in settings.cut_off_days] + [("2025-07", Period("2025-07").end)])
     # and the result is what replaying every month afresh gives
     with wh.engine.begin() as conn:
         conn.execute(sa.delete(schema.forecast_backtest_months))
     windows.clear()
     assert fc.backtest_closed_months(wh.engine, "2025-08", at(2025, 9, 1), settings)["mae"] == \
         pytest.approx(august["mae"])
-    assert len(windows) == 6 * len(settings.cut_off_days) + 7
+    assert len(windows) == 6 * len(settings.cut_off_days) + 6
     # the month's own run always replays it: a kept row of the run's own month is not trusted
     with wh.engine.begin() as conn:
         conn.execute(sa.update(schema.forecast_backtest_months).values(error_sum=1e6))

@@ -205,19 +205,22 @@ def aggregate(indicator: Indicator, counts: dict[str | None, tuple[int, int]], u
 
 
 def compute_indicators(conn: Connection, indicators: list[Indicator], params: dict, cal: WorkingCalendar,
-                       period: Period, units: list[Unit], timings: dict[str, float] | None = None
-                       ) -> dict[str, dict[str, tuple[int, int]]]:
+                       period: Period, units: list[Unit], timings: dict[str, float] | None = None,
+                       views_ready: bool = False) -> dict[str, dict[str, tuple[int, int]]]:
     """The read phase of a run, on a connection from run_connection(), inside a transaction.
 
-    Materialises the views for `params` (period_params, or a window's), then stages each
-    indicator's items in order — a derived duty's parent must come before it — counts them all
-    at once and returns indicator -> unit (active units and H57) -> (numerator, denominator).
-    The items wait in the connection's ind_run_items for failed_items; nothing else is written.
+    Materialises the views for `params` (period_params, or a window's) — unless `views_ready`:
+    the caller materialised them for a span holding the period (its scope is a superset of the
+    period's populations, which changes no number) — then stages each indicator's items in
+    order — a derived duty's parent must come before it — counts them all at once and returns
+    indicator -> unit (active units and H57) -> (numerator, denominator). The items wait in the
+    connection's ind_run_items for failed_items (discard_items clears them); nothing else is written.
     """
     step = _Stopwatch(timings)
     parents = {i.derived_from for i in indicators if i.derived_from}
     with step("views"):
-        materialise_views(conn, params)
+        if not views_ready:
+            materialise_views(conn, params)
         run_items.create(conn)
         run_eligible.create(conn)
     for indicator in indicators:
@@ -227,6 +230,14 @@ def compute_indicators(conn: Connection, indicators: list[Indicator], params: di
         counts = item_counts(conn)
         insert_rows(conn, run_eligible, eligible_rows(indicators, units))
     return {i.code: aggregate(i, counts.get(i.code, {}), units) for i in indicators}
+
+
+def discard_items(conn: Connection, indicators: list[Indicator]) -> None:
+    """Drop what compute_indicators staged (the views stay), so the connection can compute another window."""
+    for code in sorted({i.derived_from for i in indicators if i.derived_from}):
+        conn.exec_driver_sql(f"DROP TABLE {parent_table(code)}")
+    run_items.drop(conn)
+    run_eligible.drop(conn)
 
 
 def check_reasons(conn: Connection, cat: Catalogue) -> None:

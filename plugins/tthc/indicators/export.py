@@ -36,15 +36,12 @@ def decimal6(x: float | Fraction | None) -> str:
     return "" if x is None else f"{round_half_up(x, DECIMALS):f}"
 
 
-def _cell(x) -> str:
-    return "" if x is None else str(x)
-
-
-def csv_text(header: list[str], rows: list[list]) -> str:
+def csv_text(header: list[str], rows: list) -> str:
+    """The rows as CSV; None is an empty cell, other values as str() gives them (the csv module's own rules)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
-    writer.writerows([[_cell(c) for c in row] for row in rows])
+    writer.writerows(rows)
     return buf.getvalue()
 
 
@@ -82,7 +79,7 @@ def score_rows(engine: Engine, period: str) -> list[list]:
     ]
 
 
-def violation_rows(engine: Engine, period: str) -> dict[str, list[list]]:
+def violation_rows(engine: Engine, period: str) -> dict[str, list[tuple]]:
     """Each active unit's failed items, by indicator order then item id (empty list when none);
     `detail` is the reason in Vietnamese, as the catalogue words the stored reason code."""
     cat = load_catalogue()
@@ -96,10 +93,17 @@ def violation_rows(engine: Engine, period: str) -> dict[str, list[list]]:
             sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id,
                       v.detail).where(v.period == period)
         ).all()
-    out: dict[str, list[list]] = {u: [] for u in units}
-    for x in sorted(rows, key=lambda x: (order.get(x.indicator_code, len(order)), x.item_id)):
-        out.setdefault(x.unit_code, []).append([x.indicator_code, x.item_type, x.item_id,
-                                                cat.reason_text(x.indicator_code, x.detail)])
+    # a province-month has a few hundred thousand failed items and a few dozen (code, reason)
+    # pairs: each pair worded once, and the rows sorted as plain tuples (the key leads them)
+    texts: dict[tuple[str, str | None], str] = {}
+    keyed = sorted((order.get(code, len(order)), item_id, unit, code, item_type, reason)
+                   for unit, code, item_type, item_id, reason in rows)
+    out: dict[str, list[tuple]] = {u: [] for u in units}
+    for _, item_id, unit, code, item_type, reason in keyed:
+        text = texts.get((code, reason))
+        if text is None:
+            text = texts[(code, reason)] = cat.reason_text(code, reason)
+        out.setdefault(unit, []).append((code, item_type, item_id, text))
     return out
 
 

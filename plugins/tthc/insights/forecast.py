@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -36,9 +38,9 @@ from sqlalchemy.engine import Engine
 from tthc import config
 from tthc.calendar import WorkingCalendar, load_calendar
 from tthc.indicators.catalogue import PROVINCE_CODE, load_catalogue
-from tthc.indicators.engine import CAL_MARGIN, active_units, compute_indicators, unit_scores
+from tthc.indicators.engine import CAL_MARGIN, active_units, compute_indicators, discard_items, unit_scores
 from tthc.indicators.scoring import UnitScore
-from tthc.indicators.tables import ensure_tables, ind_unit_scores, refresh_cal_days, run_connection
+from tthc.indicators.tables import ensure_tables, ind_unit_scores, materialise_views, refresh_cal_days, run_connection
 from tthc.periods import Period
 from tthc.reports.formatting import format_number
 from tthc.warehouse import schema as wh
@@ -95,24 +97,40 @@ def window(period: Period, cut_off: dt.datetime) -> Window:
     return Window(period.code, period.start, end, period.first_day, last)
 
 
-def score_window(engine: Engine, period: Period, cut_off: dt.datetime) -> dict[str, Score]:
-    """Every active unit's (and H57's) score over [start of M, cut-off), read-only, with the engine's SQL."""
+def score_windows(engine: Engine, windows: Sequence[tuple[Period, dt.datetime]]) -> list[dict[str, Score]]:
+    """score_window of each (period, cut-off), read-only, on one connection that materialises the
+    views once for them all: the scope of their span, from the earliest start to the latest end,
+    holds every window's populations (run/period_scope.sql), and a wider scope changes no number.
+    Materialising the views is most of a window's cost; a month's cut-off days and its final share it."""
+    if not windows:
+        return []
     cat, cal = load_catalogue(), load_calendar()
-    w = window(period, cut_off)
+    cut = [window(period, cut_off) for period, cut_off in windows]
     ensure_tables(engine)
     with engine.begin() as conn:
-        refresh_cal_days(conn, cal, period.first_day - CAL_MARGIN, period.last_day + CAL_MARGIN)
-    params = {"period_start": w.start, "period_end": w.end, "first_day": w.first_day, "last_day": w.last_day}
+        refresh_cal_days(conn, cal, min(p.first_day for p, _ in windows) - CAL_MARGIN,
+                         max(p.last_day for p, _ in windows) + CAL_MARGIN)
     # only the index is scored: duties are staged just when an index indicator derives from one
     wanted = [i for i in cat.indicators if i.family == "index"]
     parents = {i.derived_from for i in wanted if i.derived_from}
     wanted = [i for i in cat.indicators if i in wanted or i.code in parents]
+    out = []
     # the engine's read phase (compute_period's), on its own connection; nothing is written
     with run_connection(engine) as conn, conn.begin():
-        units = active_units(conn, period)
-        results = compute_indicators(conn, wanted, params, cal, w, units)
-    scores = unit_scores(cat, [*(u.code for u in units), PROVINCE_CODE], results)
-    return {code: Score.of(s) for code, s in scores.items()}
+        materialise_views(conn, {"period_start": min(w.start for w in cut), "period_end": max(w.end for w in cut)})
+        for (period, _), w in zip(windows, cut, strict=True):
+            params = {"period_start": w.start, "period_end": w.end, "first_day": w.first_day, "last_day": w.last_day}
+            units = active_units(conn, period)
+            results = compute_indicators(conn, wanted, params, cal, w, units, views_ready=True)
+            discard_items(conn, wanted)
+            scores = unit_scores(cat, [*(u.code for u in units), PROVINCE_CODE], results)
+            out.append({code: Score.of(s) for code, s in scores.items()})
+    return out
+
+
+def score_window(engine: Engine, period: Period, cut_off: dt.datetime) -> dict[str, Score]:
+    """Every active unit's (and H57's) score over [start of M, cut-off), read-only, with the engine's SQL."""
+    return score_windows(engine, [(period, cut_off)])[0]
 
 
 def stored_scores(engine: Engine, period: str) -> dict[str, Score]:
@@ -240,10 +258,14 @@ def backtest_closed_months(engine: Engine, period: str, computed_at: dt.datetime
     wh.create_all(engine)
     if len(months) >= settings.min_backtest_months:
         kept = kept_month_errors(engine, [m for m in months if m != period])
-        finals: dict[str, dict[str, Score]] = {}  # a month's final scores, whatever the cut-off day
+        # the run's own month's final scores are those compute_indicators has just stored: the
+        # same SQL over the same staged rows, stored as Score.of gives them (exact floats)
+        own_final = {(period, Period(period).end): stored_scores(engine, period)} if period in months else {}
+        scores = replay_scores(engine, [(m, day) for day in settings.cut_off_days for m in months
+                                        if (m, day) not in kept], own_final)
         replayed = []
         for day in settings.cut_off_days:
-            result = backtest(engine, months, cut_off_day=day, finals=finals,
+            result = backtest(engine, months, cut_off_day=day, scores=scores,
                               known={m: errs for (m, d), errs in kept.items() if d == day})
             rows += [{"period": period, "cut_off_day": day, "method": m, "mae": result.mae.get(m),
                       "unit_months": result.units, "months": ",".join(months), "computed_at": computed_at}
@@ -393,28 +415,51 @@ class MonthError:
         return self.total / self.count if self.count else None
 
 
+def cut_off_on(period: Period, day: int) -> dt.datetime:
+    """00:00 on `day` of the period: when a back-test replays the forecast."""
+    return dt.datetime.combine(period.first_day.replace(day=day), dt.time())
+
+
+Windows = dict[tuple[str, dt.datetime], dict[str, Score]]  # (period, cut-off) -> its scores
+
+
+def replay_scores(engine: Engine, replays: Iterable[tuple[str, int]], known: Windows | None = None) -> Windows:
+    """The scores replaying each (month, cut-off day) needs: the month at the cut-off, its final
+    and its previous month's final (a final does not depend on the day), but those `known`
+    already. Each month's windows are scored on one materialisation of the views (score_windows)."""
+    out: Windows = dict(known or {})
+    cuts: dict[Period, set[dt.datetime]] = defaultdict(set)
+    for code, day in replays:
+        p = Period(code)
+        cuts[p] |= {cut_off_on(p, day), p.end}
+        cuts[p.previous()].add(p.previous().end)
+    for p in sorted(cuts):
+        ends = sorted(cuts[p] - {end for code, end in out if code == p.code})
+        out |= {(p.code, end): scores
+                for end, scores in zip(ends, score_windows(engine, [(p, end) for end in ends]), strict=True)}
+    return out
+
+
 def backtest(engine: Engine, periods: list[str], cut_off_day: int = 15,
-             finals: dict[str, dict[str, Score]] | None = None,
-             known: dict[str, dict[str, MonthError]] | None = None) -> BacktestResult:
+             known: dict[str, dict[str, MonthError]] | None = None, scores: Windows | None = None
+             ) -> BacktestResult:
     """Replay the forecast at 00:00 on `cut_off_day` of each period; compare with the month's final score.
 
     Units of H57 are left out (it is not a unit's forecast). Final scores are computed with
     the same read-only scoring over the whole month, so the comparison never depends on
-    which months the monthly DAG happened to run; `finals` keeps them for the caller's next
-    cut-off day (they do not depend on it). `known`: periods whose errors the caller already
-    has (kept from an earlier run), not replayed.
+    which months the monthly DAG happened to run. `known`: periods whose errors the caller
+    already has (kept from an earlier run), not replayed. `scores`: the windows' scores when
+    the caller has them (replay_scores, for several cut-off days at once).
     """
     cal = load_calendar()
-    finals = {} if finals is None else finals
-
-    def final(p: Period) -> dict[str, Score]:
-        if p.code not in finals:
-            finals[p.code] = score_window(engine, p, p.end)
-        return finals[p.code]
+    known = known or {}
+    if scores is None:
+        scores = replay_scores(engine, [(code, cut_off_day) for code in periods if code not in known])
 
     def replayed(p: Period) -> dict[str, MonthError]:
-        cut_off = dt.datetime.combine(p.first_day.replace(day=cut_off_day), dt.time())
-        mtd, previous, actual = score_window(engine, p, cut_off), final(p.previous()), final(p)
+        cut_off = cut_off_on(p, cut_off_day)
+        mtd, previous = scores[(p.code, cut_off)], scores[(p.previous().code, p.previous().end)]
+        actual = scores[(p.code, p.end)]
         share = elapsed_share(cal, p, cut_off)
         errors = {}
         for method in METHODS:
@@ -424,7 +469,6 @@ def backtest(engine: Engine, periods: list[str], cut_off_day: int = 15,
             errors[method] = MonthError(math.fsum(errs), len(errs))
         return errors
 
-    known = known or {}
     errors = {code: known[code] if code in known else replayed(Period(code)) for code in periods}
     overall = {}
     for m in METHODS:

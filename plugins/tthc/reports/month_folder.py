@@ -40,6 +40,7 @@ from tthc.insights.score_change import (
     costly_items,
     gains,
     item_losses,
+    scaled_costs,
     score_changes,
     write_score_changes_csv,
 )
@@ -159,18 +160,24 @@ def priorities(cat: Catalogue, results: dict[str, tuple[int, int]]) -> tuple[m.P
                  for g in gains(cat, results)[:PRIORITIES])
 
 
-def failure_lists(conn, period: str, units: set[str] | None, losses: dict[str, list[CostlyItem]], top_n: int
-                  ) -> dict[tuple[str, str], m.FailureList]:
-    """(unit, code) -> its failed items for the annex: all counted, the `top_n` that cost the most
-    points of the total listed (an item of a duty only costs what it costs through the index), then by id."""
-    cat = load_catalogue()
-    cost = {(unit, i.item_type, i.item_id): i.points_lost for unit, items in losses.items() for i in items}
+def unit_violations(conn, period: str, units: set[str] | None) -> list[tuple[str, str, str, str, str | None]]:
+    """The failed items of `units` (all when None): unit, indicator, item type, item id, reason code."""
     v = ind_violations.c
     wanted = [] if units is None else [v.unit_code.in_(sorted(units))]
+    return conn.execute(sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id, v.detail)
+                        .where(v.period == period, *wanted)).all()
+
+
+def failure_lists(violations: list[tuple], losses: dict[str, list[CostlyItem]], top_n: int
+                  ) -> dict[tuple[str, str], m.FailureList]:
+    """(unit, code) -> its failed items for the annex (`violations`, as unit_violations reads them): all
+    counted, the `top_n` that cost the most points of the total listed (an item of a duty only costs
+    what it costs through the index), then by id."""
+    cat = load_catalogue()
+    cost = {(unit, i.item_type, i.item_id): scaled for unit, items in losses.items()
+            for i, scaled in zip(items, scaled_costs(items), strict=True)}
     rows: dict[tuple[str, str], list] = defaultdict(list)
-    query = sa.select(v.unit_code, v.indicator_code, v.item_type, v.item_id, v.detail).where(v.period == period,
-                                                                                           *wanted)
-    for unit, code, item_type, item_id, reason in conn.execute(query):
+    for unit, code, item_type, item_id, reason in violations:
         rows[(unit, code)].append((-cost.get((unit, item_type, item_id), 0), item_id, item_type, reason))
     out = {}
     for (unit, code), found in rows.items():
@@ -196,14 +203,17 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date, units: Colle
     previous = Period(period).previous().code
     limits = config.thresholds()
     status, _critical = month_status(engine, period)
-    losses = item_losses(engine, period, cat, units) if units != set() else {}
+    with engine.connect() as conn:
+        violations = unit_violations(conn, period, units) if units != set() else []
+    # the batch's failed items read once, for what they cost and for the annex
+    losses = item_losses(engine, period, cat, units, violations) if units != set() else {}
     with engine.connect() as conn:
         scores = _scores(conn, trend_periods)
         r = ind_results.c
         results: dict[str, dict[str, dict]] = defaultdict(dict)
         for row in conn.execute(sa.select(ind_results).where(r.period == period)).mappings():
             results[row["unit_code"]][row["indicator_code"]] = dict(row)
-        failing = failure_lists(conn, period, units, losses, limits.top_failing_items)
+        failing = failure_lists(violations, losses, limits.top_failing_items)
         quarantined = conn.execute(sa.select(sa.func.count()).select_from(wh.quality_quarantine)).scalar_one()
         excluded = conn.execute(sa.select(sa.func.count(sa.distinct(wh.quality_excluded_dossiers.c.dossier_code)))
                                 ).scalar_one()
