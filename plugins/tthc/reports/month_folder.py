@@ -204,10 +204,9 @@ def build_contexts(engine: Engine, period: str, issued_on: dt.date, units: Colle
     limits = config.thresholds()
     status, _critical = month_status(engine, period)
     with engine.connect() as conn:
+        # the batch's failed items read once, for what they cost and for the annex
         violations = unit_violations(conn, period, units) if units != set() else []
-    # the batch's failed items read once, for what they cost and for the annex
-    losses = item_losses(engine, period, cat, units, violations) if units != set() else {}
-    with engine.connect() as conn:
+        losses = item_losses(engine, period, cat, units, violations) if units != set() else {}
         scores = _scores(conn, trend_periods)
         r = ind_results.c
         results: dict[str, dict[str, dict]] = defaultdict(dict)
