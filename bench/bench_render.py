@@ -81,12 +81,14 @@ def floor_html(document_html: str) -> str:
 
 def _laid_out(document_html: str) -> tuple[float, int]:
     """CPU seconds to lay out and write the PDF, and its page count; both layouts as render_scorecard
-    lays out: the process's FontConfiguration, our user-agent sheet, the template-only fetcher."""
-    from tthc.reports.render import OfficeDocument, font_config
+    lays out: the process's FontConfiguration, our user-agent sheet, the template-only fetcher,
+    the process's older objects out of the garbage collector's way."""
+    from tthc.reports.render import OfficeDocument, font_config, frozen_heap
 
     started = time.process_time()
-    document = OfficeDocument(document_html).render(font_config=font_config())
-    document.write_pdf()
+    with frozen_heap():
+        document = OfficeDocument(document_html).render(font_config=font_config())
+        document.write_pdf()
     return time.process_time() - started, len(document.pages)
 
 

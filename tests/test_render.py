@@ -426,6 +426,36 @@ def test_our_user_agent_sheet_lays_out_every_page_as_weasyprints_own(card, score
     assert not changed, f"{card}: pages {changed} differ from WeasyPrint's own user-agent sheet"
 
 
+def test_the_collector_leaves_the_process_objects_alone_while_a_document_is_laid_out(scorecard_ctx, tmp_path):
+    """render.frozen_heap: every collection while WeasyPrint lays out and draws a scorecard finds the
+    objects that were there before it frozen (gc.freeze), and they are handed back to the collector afterwards."""
+    import gc
+    import sys
+
+    frozen_before = gc.get_freeze_count()
+    seen: list[int] = []
+
+    def in_weasyprint() -> bool:
+        frame = sys._getframe(2)
+        while frame is not None and not frame.f_globals.get("__name__", "").startswith("weasyprint"):
+            frame = frame.f_back
+        return frame is not None
+
+    def on_collection(phase, info):
+        if phase == "start" and in_weasyprint():
+            seen.append(gc.get_freeze_count())
+
+    gc.callbacks.append(on_collection)
+    try:
+        render_scorecard(scorecard_ctx, tmp_path / "card.pdf")
+    finally:
+        gc.callbacks.remove(on_collection)
+    assert seen, "a scorecard's layout made no collection: nothing shows the freeze is in its way"
+    assert min(seen) > frozen_before, "a collection during the layout walked the process's older objects"
+    assert gc.get_freeze_count() == frozen_before, "the older objects were not handed back to the collector"
+    assert pypdf.PdfReader(tmp_path / "card.pdf").pages
+
+
 # --- ranking PDF and XLSX ---------------------------------------------------------------
 def ranking_table_rows(path: Path) -> list[list[str]]:
     """Rows of the ranked tables, in reading order, cells with wrapped lines joined."""
