@@ -83,7 +83,8 @@ def _laid_out(document_html: str) -> tuple[float, int]:
     """CPU seconds to lay out and write the PDF, and its page count; both layouts as render_scorecard
     lays out: the process's FontConfiguration, our user-agent sheet, the template-only fetcher,
     the process's older objects out of the garbage collector's way."""
-    from tthc.reports.render import OfficeDocument, font_config, frozen_heap
+    from tthc.memory import frozen_heap
+    from tthc.reports.render import OfficeDocument, font_config
 
     started = time.process_time()
     with frozen_heap():

@@ -427,7 +427,7 @@ def test_our_user_agent_sheet_lays_out_every_page_as_weasyprints_own(card, score
 
 
 def test_the_collector_leaves_the_process_objects_alone_while_a_document_is_laid_out(scorecard_ctx, tmp_path):
-    """render.frozen_heap: every collection while WeasyPrint lays out and draws a scorecard finds the
+    """tthc.memory.frozen_heap: every collection while WeasyPrint lays out and draws a scorecard finds the
     objects that were there before it frozen (gc.freeze), and they are handed back to the collector afterwards."""
     import gc
     import sys

@@ -13,13 +13,11 @@ pass succeeded.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import requests
@@ -27,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tthc.extract.timeparse import parse_bool, parse_date, parse_int, parse_text, parse_time
+from tthc.memory import cyclic_gc_paused
 from tthc.quality import pending
 from tthc.warehouse import schema as wh
 from tthc.warehouse.db import dialect_insert, insert_tuples, refresh_statistics
@@ -320,21 +319,6 @@ def _newer(row: dict, current: dict | None) -> bool:
     return (new, row["feed_seq"]) > (old, current["feed_seq"])
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Python's cyclic collector walks every live container at each full collection, and runs
-    one per so many new objects: over a pass holding a province-year's records in one dict that
-    is quadratic (39 full collections, 16 s of 86 s CPU for 1.3 M records). The records hold no
-    cycles (reference counting frees them), so the collector waits until the pass is done."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: str,
               pass_started: dt.datetime, margin: dt.timedelta, reread_from: dt.datetime | None = None) -> FeedLoad:
     """One pass over a feed; `reread_from` asks for everything updated since then again."""
@@ -344,7 +328,9 @@ def load_feed(client: NationalClient, warehouse: Engine, feed: Feed, run_key: st
                              .where(wh.etl_watermarks.c.stream == stream)).scalar_one_or_none()
     if since is not None and reread_from is not None:
         since = min(since, reread_from - margin)
-    with _cyclic_gc_paused():
+    # the pass holds a province-year's records in one dict: quadratic under the collector's
+    # full passes (39 of them, 16 s of 86 s CPU for 1.3 M records); records hold no cycles
+    with cyclic_gc_paused():
         latest: dict[tuple, dict] = {}
         unreadable: list[dict] = []
         bad_time_items: dict[str, str] = {}  # record key -> which fields, for the quarantine

@@ -44,6 +44,7 @@ from tthc.insights.score_change import (
     score_changes,
     write_score_changes_csv,
 )
+from tthc.memory import cyclic_gc_paused
 from tthc.periods import Period
 from tthc.quality.gate import month_status
 from tthc.reports import model as m
@@ -415,9 +416,10 @@ def start_month_folder(engine: Engine, period: str, out_root: Location, built_at
     staging = staging_folder(out_root, period, build_id)
     try:
         with store.building(staging) as folder:
-            export_period(engine, period, folder)
-            write_score_changes_csv(engine, period, folder)  # beyond outputs.md: why each score moved
-            _, ranking = build_contexts(engine, period, built_at.date(), units=())
+            with cyclic_gc_paused():  # the month's failed items, read as small objects: see render_scorecards
+                export_period(engine, period, folder)
+                write_score_changes_csv(engine, period, folder)  # beyond outputs.md: why each score moved
+                _, ranking = build_contexts(engine, period, built_at.date(), units=())
             render_ranking_pdf(ranking, folder / "ranking.pdf")
             render_ranking_xlsx(ranking, folder / "ranking.xlsx")
             (folder / "quality.json").write_text(
@@ -449,7 +451,10 @@ def render_scorecards(engine: Engine, period: str, staging: Location, built_at: 
     On an object store each PDF is rendered locally and put into the staging prefix whole, so
     a worker killed midway leaves no part of a file there: the retry, on any worker, redoes it.
     """
-    scorecards, _ = build_contexts(engine, period, built_at.date(), units)
+    # the batch's failed items are read as many small objects, without cycles: the collector's full
+    # passes over the whole task would only slow the reading (tthc.memory)
+    with cyclic_gc_paused():
+        scorecards, _ = build_contexts(engine, period, built_at.date(), units)
     with store.building(staging) as folder:
         (folder / "scorecards").mkdir(exist_ok=True)
         jobs = [(ctx, folder / "scorecards" / f"{ctx.unit.code}.pdf") for ctx in scorecards]

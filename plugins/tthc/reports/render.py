@@ -9,15 +9,13 @@ Each render is independent and single-threaded: callers parallelise with process
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import io
 import logging
 import os
 import threading
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -32,6 +30,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from tthc.insights.score_change import apportioned
+from tthc.memory import frozen_heap
 from tthc.paths import TEMPLATE_DIR
 from tthc.reports import formatting as fmt
 from tthc.reports.model import TIER_TITLES, FailureList, RankingContext, ScorecardContext, ScoreChangeSection
@@ -219,23 +218,11 @@ class OfficeDocument(HTML):
         return [OfficeDocument._user_agent_sheet]
 
 
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Lay out a document with the objects the process already holds left out of Python's cyclic
-    garbage collector. WeasyPrint's boxes make reference cycles by the ten thousand, so the
-    collector runs during every document, and its full passes walked every object of the
-    process too (Airflow's, SQLAlchemy's, the month's contexts): a fifth of a scorecard's CPU.
-    What the document makes is collected as before; gc.unfreeze gives the rest back after it.
-    Forked rendering processes also leave the pages they share with their parent uncopied."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _write_pdf(html: str, out_path: Path) -> Path:
     def write(tmp: Path) -> None:
+        # WeasyPrint's boxes make reference cycles by the ten thousand: the collector runs during
+        # every document, and its full passes walked the whole process too (Airflow's objects,
+        # the month's contexts): a fifth of a scorecard's CPU
         with frozen_heap():
             OfficeDocument(html).write_pdf(tmp, font_config=font_config())
 
