@@ -80,16 +80,12 @@ def floor_html(document_html: str) -> str:
 
 
 def _laid_out(document_html: str) -> tuple[float, int]:
-    """CPU seconds to lay out and write the PDF, and its page count; both layouts as render_scorecard
-    lays out: the process's FontConfiguration, our user-agent sheet, the template-only fetcher,
-    the process's older objects out of the garbage collector's way."""
-    from tthc.memory import frozen_heap
-    from tthc.reports.render import OfficeDocument, font_config
+    """CPU seconds to lay out and draw the PDF, and its page count: both layouts as every
+    document is laid out (render.office_pdf)."""
+    from tthc.reports.render import office_pdf
 
     started = time.process_time()
-    with frozen_heap():
-        document = OfficeDocument(document_html).render(font_config=font_config())
-        document.write_pdf()
+    document = office_pdf(document_html)
     return time.process_time() - started, len(document.pages)
 
 

@@ -25,7 +25,7 @@ import pypdfium2
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
-from weasyprint import CSS, HTML
+from weasyprint import CSS, HTML, Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
@@ -218,15 +218,19 @@ class OfficeDocument(HTML):
         return [OfficeDocument._user_agent_sheet]
 
 
-def _write_pdf(html: str, out_path: Path) -> Path:
-    def write(tmp: Path) -> None:
-        # WeasyPrint's boxes make reference cycles by the ten thousand: the collector runs during
-        # every document, and its full passes walked the whole process too (Airflow's objects,
-        # the month's contexts): a fifth of a scorecard's CPU
-        with frozen_heap():
-            OfficeDocument(html).write_pdf(tmp, font_config=font_config())
+def office_pdf(html: str, target: Path | None = None) -> Document:
+    """Lay out one of our documents and write its PDF to `target` (None: only lay it out and draw
+    it), as every document is: our user-agent sheet, the process's FontConfiguration, and the
+    process's older objects frozen out of the collector's passes (tthc.memory: WeasyPrint's
+    boxes make cycles by the ten thousand; a fifth of a scorecard's CPU went on those passes)."""
+    with frozen_heap():
+        document = OfficeDocument(html).render(font_config=font_config())
+        document.write_pdf(target)
+    return document
 
-    return _write_atomically(out_path, write)
+
+def _write_pdf(html: str, out_path: Path) -> Path:
+    return _write_atomically(out_path, lambda tmp: office_pdf(html, tmp))
 
 
 def render_scorecard(ctx: ScorecardContext, out_path: Path) -> Path:
