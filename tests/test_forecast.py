@@ -107,6 +107,24 @@ def test_backtest_reports_the_error_of_each_method(wh):
         assert set(result.mae_by_period["2025-03"]) == set(fc.METHODS)
 
 
+def test_a_months_final_is_the_one_its_monthly_run_stored_and_a_month_never_run_is_scored(wh):
+    """The back-test measures against the scores the office was sent, and replays "last month" as
+    the weekly forecast takes it, even when late data has moved that month since its run."""
+    plant_three_months(wh)
+    february = MARCH.previous()
+    wh.compute(february.code)
+    sent = fc.stored_scores(wh.engine, february.code)
+    with wh.engine.begin() as conn:  # late data: U2's February dossiers turn out to have finished late
+        conn.execute(sa.update(schema.stg_dossiers).where(schema.stg_dossiers.c.dossier_code.like("U2-2-%"))
+                     .values(completed_at=at(2025, 2, 27, 9)))
+    assert fc.score_window(wh.engine, february, february.end)["U2"] != sent["U2"]  # the data really moved
+    scores = fc.replay_scores(wh.engine, [(MARCH.code, 15)])
+    assert scores[(february.code, february.end)] == sent
+    assert scores[(MARCH.code, MARCH.end)] == fc.score_window(wh.engine, MARCH, MARCH.end)  # March never ran
+    assert set(scores) == {(MARCH.code, fc.cut_off_on(MARCH, 15)), (MARCH.code, MARCH.end),
+                           (february.code, february.end)}
+
+
 def test_weekly_forecast_rows_and_method_note(wh):
     plant_three_months(wh)
     rows, note = fc.weekly_forecast(wh.engine, at(2025, 3, 17))
@@ -193,17 +211,17 @@ def test_each_month_is_replayed_once_and_its_errors_are_kept_for_the_next_runs(w
     monkeypatch.setattr(fc, "score_windows", lambda engine, asked: windows.extend((p.code, c) for p, c in asked)
                         or real_windows(engine, asked))
     august = fc.backtest_closed_months(wh.engine, "2025-08", at(2025, 9, 1), settings)
-    # only August is replayed: its cut-off days and July's final (its "previous"); August's final
-    # is the one its compute_indicators stored
+    # only August is replayed, at its cut-off days: its final and July's (its "previous") are
+    # those their monthly runs stored
     assert sorted(windows) == sorted([("2025-08", fc.cut_off_on(Period("2025-08"), day))
-                                      for day in settings.cut_off_days] + [("2025-07", Period("2025-07").end)])
+                                      for day in settings.cut_off_days])
     # and the result is what replaying every month afresh gives
     with wh.engine.begin() as conn:
         conn.execute(sa.delete(schema.forecast_backtest_months))
     windows.clear()
     assert fc.backtest_closed_months(wh.engine, "2025-08", at(2025, 9, 1), settings)["mae"] == \
         pytest.approx(august["mae"])
-    assert len(windows) == 6 * len(settings.cut_off_days) + 6
+    assert len(windows) == 6 * len(settings.cut_off_days)
     # the month's own run always replays it: a kept row of the run's own month is not trusted
     with wh.engine.begin() as conn:
         conn.execute(sa.update(schema.forecast_backtest_months).values(error_sum=1e6))

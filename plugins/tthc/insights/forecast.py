@@ -101,7 +101,7 @@ def score_windows(engine: Engine, windows: Sequence[tuple[Period, dt.datetime]])
     """score_window of each (period, cut-off), read-only, on one connection that materialises the
     views once for them all: the scope of their span, from the earliest start to the latest end,
     holds every window's populations (run/period_scope.sql), and a wider scope changes no number.
-    Materialising the views is most of a window's cost; a month's cut-off days and its final share it."""
+    Materialising the views is most of a window's cost; a month's cut-off days share it."""
     if not windows:
         return []
     cat, cal = load_catalogue(), load_calendar()
@@ -258,11 +258,8 @@ def backtest_closed_months(engine: Engine, period: str, computed_at: dt.datetime
     wh.create_all(engine)
     if len(months) >= settings.min_backtest_months:
         kept = kept_month_errors(engine, [m for m in months if m != period])
-        # the run's own month's final scores are those compute_indicators has just stored: the
-        # same SQL over the same staged rows, stored as Score.of gives them (exact floats)
-        own_final = {(period, Period(period).end): stored_scores(engine, period)} if period in months else {}
         scores = replay_scores(engine, [(m, day) for day in settings.cut_off_days for m in months
-                                        if (m, day) not in kept], own_final)
+                                        if (m, day) not in kept])
         replayed = []
         for day in settings.cut_off_days:
             result = backtest(engine, months, cut_off_day=day, scores=scores,
@@ -423,18 +420,27 @@ def cut_off_on(period: Period, day: int) -> dt.datetime:
 Windows = dict[tuple[str, dt.datetime], dict[str, Score]]  # (period, cut-off) -> its scores
 
 
-def replay_scores(engine: Engine, replays: Iterable[tuple[str, int]], known: Windows | None = None) -> Windows:
-    """The scores replaying each (month, cut-off day) needs: the month at the cut-off, its final
-    and its previous month's final (a final does not depend on the day), but those `known`
-    already. Each month's windows are scored on one materialisation of the views (score_windows)."""
-    out: Windows = dict(known or {})
+def replay_scores(engine: Engine, replays: Iterable[tuple[str, int]]) -> Windows:
+    """The scores replaying each (month, cut-off day) needs: the month at the cut-off, and the
+    finals of the month and of the month before. A final is what that month's monthly run stored
+    (the scores the office was sent, and the weekly forecast's "last month"), or, for a month
+    never run, the same scoring over the whole month. Each month's windows are scored on one
+    materialisation of the views (score_windows)."""
+    out: Windows = {}
     cuts: dict[Period, set[dt.datetime]] = defaultdict(set)
+    finals: set[Period] = set()
     for code, day in replays:
         p = Period(code)
-        cuts[p] |= {cut_off_on(p, day), p.end}
-        cuts[p.previous()].add(p.previous().end)
+        cuts[p].add(cut_off_on(p, day))
+        finals |= {p, p.previous()}
+    for p in sorted(finals):
+        stored = stored_scores(engine, p.code)
+        if stored:
+            out[(p.code, p.end)] = stored
+        else:
+            cuts[p].add(p.end)
     for p in sorted(cuts):
-        ends = sorted(cuts[p] - {end for code, end in out if code == p.code})
+        ends = sorted(cuts[p])
         out |= {(p.code, end): scores
                 for end, scores in zip(ends, score_windows(engine, [(p, end) for end in ends]), strict=True)}
     return out
@@ -445,9 +451,10 @@ def backtest(engine: Engine, periods: list[str], cut_off_day: int = 15,
              ) -> BacktestResult:
     """Replay the forecast at 00:00 on `cut_off_day` of each period; compare with the month's final score.
 
-    Units of H57 are left out (it is not a unit's forecast). Final scores are computed with
-    the same read-only scoring over the whole month, so the comparison never depends on
-    which months the monthly DAG happened to run. `known`: periods whose errors the caller
+    Units of H57 are left out (it is not a unit's forecast). A month's final, the month's own
+    (what the forecast is measured against) and the month before's (the forecast's "last
+    month"), is what its monthly run stored, or the same scoring over the whole month for a
+    month never run (replay_scores). `known`: periods whose errors the caller
     already has (kept from an earlier run), not replayed. `scores`: the windows' scores when
     the caller has them (replay_scores, for several cut-off days at once).
     """
