@@ -133,13 +133,20 @@ def score_window(engine: Engine, period: Period, cut_off: dt.datetime) -> dict[s
     return score_windows(engine, [(period, cut_off)])[0]
 
 
-def stored_scores(engine: Engine, period: str) -> dict[str, Score]:
-    """A month's final scores as the monthly run stored them (empty when it never ran)."""
+def stored_finals(engine: Engine, periods: Iterable[str]) -> dict[str, dict[str, Score]]:
+    """The final scores the monthly runs stored, by month, in one read; a month never run is absent."""
     ensure_tables(engine)
     s = ind_unit_scores.c
+    out: dict[str, dict[str, Score]] = defaultdict(dict)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(ind_unit_scores).where(s.period == period)).mappings().all()
-    return {r["unit_code"]: Score(r["total"], tuple(r[f"g{g}"] for g in GROUPS)) for r in rows}
+        for r in conn.execute(sa.select(ind_unit_scores).where(s.period.in_(sorted(set(periods))))).mappings():
+            out[r["period"]][r["unit_code"]] = Score(r["total"], tuple(r[f"g{g}"] for g in GROUPS))
+    return dict(out)
+
+
+def stored_scores(engine: Engine, period: str) -> dict[str, Score]:
+    """A month's final scores as the monthly run stored them (empty when it never ran)."""
+    return stored_finals(engine, [period]).get(period, {})
 
 
 def elapsed_share(cal: WorkingCalendar, period: Period, cut_off: dt.datetime) -> float:
@@ -433,10 +440,10 @@ def replay_scores(engine: Engine, replays: Iterable[tuple[str, int]]) -> Windows
         p = Period(code)
         cuts[p].add(cut_off_on(p, day))
         finals |= {p, p.previous()}
-    for p in sorted(finals):
-        stored = stored_scores(engine, p.code)
-        if stored:
-            out[(p.code, p.end)] = stored
+    stored = stored_finals(engine, (p.code for p in finals))
+    for p in finals:
+        if p.code in stored:
+            out[(p.code, p.end)] = stored[p.code]
         else:
             cuts[p].add(p.end)
     for p in sorted(cuts):
