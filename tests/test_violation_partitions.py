@@ -117,7 +117,7 @@ def test_first_runs_of_one_period_at_once_and_another_beside_them_all_finish(pg_
             holder.commit()
         for t in threads:
             t.join(timeout=300)
-        assert waiting == len(periods)
+        assert waiting == len(periods), f"runs waiting on locks: {waiting}; runs that failed: {errors!r}"
         assert errors == []
         v = ind_violations.c
         with engine.connect() as conn:
